@@ -1,0 +1,310 @@
+//! `baocao.toml`: the workspace configuration as written (serde, unknown keys
+//! rejected), and the resolved [`Settings`] the commands take — absolute
+//! paths, the loaded form, register and plan. The pipeline never sees
+//! unresolved input.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::domain::{Form, Plan, Register, ReportingCalendar};
+use crate::error::Error;
+
+/// The commented configuration `baocao init` writes.
+pub const DEFAULT_CONFIG: &str = include_str!("../templates/workspace/baocao.toml");
+
+/// File name of the configuration inside a workspace.
+pub const CONFIG_FILE: &str = "baocao.toml";
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub province: ProvinceConfig,
+    #[serde(default)]
+    pub reporting: ReportingConfig,
+    #[serde(default)]
+    pub paths: PathsConfig,
+    #[serde(default)]
+    pub domain: DomainConfig,
+    #[serde(default)]
+    pub ingest: IngestConfig,
+    #[serde(default)]
+    pub daemon: DaemonConfig,
+}
+
+/// Names printed on the returns and reports.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProvinceConfig {
+    pub name: String,
+    pub code: String,
+    pub people_committee: String,
+    pub agency: String,
+    pub recipient: String,
+    pub place: String,
+    pub district_agency: String,
+    pub return_recipient: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportingConfig {
+    #[serde(default = "default_cutoff")]
+    pub cutoff_day: u8,
+    #[serde(default = "default_due_days")]
+    pub due_days: u32,
+}
+
+fn default_cutoff() -> u8 {
+    1
+}
+fn default_due_days() -> u32 {
+    5
+}
+
+impl Default for ReportingConfig {
+    fn default() -> Self {
+        ReportingConfig {
+            cutoff_day: default_cutoff(),
+            due_days: default_due_days(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PathsConfig {
+    pub inbox: PathBuf,
+    pub archive: PathBuf,
+    pub rejected: PathBuf,
+    pub feedback: PathBuf,
+    pub reports: PathBuf,
+    pub database: PathBuf,
+}
+
+impl Default for PathsConfig {
+    fn default() -> Self {
+        PathsConfig {
+            inbox: "inbox".into(),
+            archive: "archive".into(),
+            rejected: "rejected".into(),
+            feedback: "feedback".into(),
+            reports: "reports".into(),
+            database: "baocao.db".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DomainConfig {
+    pub forms: Vec<PathBuf>,
+    pub register: PathBuf,
+    pub plan: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IngestConfig {
+    pub stable_seconds: u64,
+    pub max_sheet_cells: u64,
+    pub max_inflated_mib: u64,
+    pub threads: usize,
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        IngestConfig {
+            stable_seconds: 5,
+            max_sheet_cells: 2_000_000,
+            max_inflated_mib: 256,
+            threads: 0,
+        }
+    }
+}
+
+/// Settings of `baocao daemon` (the server mode).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DaemonConfig {
+    pub timezone: String,
+    pub poll_seconds: u64,
+    pub run_missed: bool,
+    pub schedule: Vec<ScheduleConfig>,
+}
+
+impl Default for DaemonConfig {
+    fn default() -> Self {
+        DaemonConfig {
+            timezone: "Asia/Ho_Chi_Minh".into(),
+            poll_seconds: 60,
+            run_missed: true,
+            schedule: Vec::new(),
+        }
+    }
+}
+
+/// One scheduled job of the daemon.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleConfig {
+    pub name: String,
+    pub cron: String,
+    pub action: String,
+    #[serde(default)]
+    pub period: Option<String>,
+}
+
+/// Absolute paths of a workspace's folders and files.
+#[derive(Debug, Clone)]
+pub struct Paths {
+    pub root: PathBuf,
+    pub inbox: PathBuf,
+    pub archive: PathBuf,
+    pub rejected: PathBuf,
+    pub feedback: PathBuf,
+    pub reports: PathBuf,
+    pub database: PathBuf,
+}
+
+/// Everything a command needs, resolved and loaded.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub config: Config,
+    pub paths: Paths,
+    pub calendar: ReportingCalendar,
+    /// Form versions, the newest last.
+    pub forms: Vec<Form>,
+    pub register: Register,
+    pub plan: Plan,
+}
+
+impl Config {
+    /// The configuration `baocao init` writes, parsed.
+    ///
+    /// # Errors
+    /// Only if the built-in file were broken (a test guards it).
+    pub fn default_config() -> Result<Config, Error> {
+        Config::parse(DEFAULT_CONFIG, Path::new("<built-in baocao.toml>"))
+    }
+
+    /// Parses configuration text; `origin` names it in errors.
+    ///
+    /// # Errors
+    /// [`Error::Config`] with the parser's message (which names the key).
+    pub fn parse(text: &str, origin: &Path) -> Result<Config, Error> {
+        toml::from_str(text).map_err(|e| Error::Config {
+            path: origin.to_path_buf(),
+            problems: vec![e.to_string().trim().replace('\n', " ")],
+        })
+    }
+}
+
+impl Settings {
+    /// Loads `baocao.toml` from `workspace` and everything it names,
+    /// reporting every problem at once.
+    ///
+    /// When the workspace has no `baocao.toml` and `require_config` is false,
+    /// the built-in configuration is used (so `baocao template` works
+    /// anywhere).
+    ///
+    /// # Errors
+    /// [`Error::Config`] listing the problems; errors of the form, register
+    /// or plan files.
+    pub fn load(workspace: &Path, require_config: bool) -> Result<Settings, Error> {
+        let root = absolute(workspace);
+        let path = root.join(CONFIG_FILE);
+        let config = if path.exists() {
+            let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+            Config::parse(&text, &path)?
+        } else if require_config {
+            return Err(Error::Config {
+                path,
+                problems: vec!["not found; create a workspace with `baocao init DIR` or pass --workspace DIR".into()],
+            });
+        } else {
+            Config::default_config()?
+        };
+        Settings::resolve(config, &root, &path)
+    }
+
+    /// Resolves a parsed configuration against its workspace folder.
+    ///
+    /// # Errors
+    /// As [`Settings::load`].
+    pub fn resolve(config: Config, root: &Path, origin: &Path) -> Result<Settings, Error> {
+        let mut problems = Vec::new();
+        let calendar = ReportingCalendar {
+            cutoff_day: config.reporting.cutoff_day,
+            due_days: config.reporting.due_days,
+        };
+        if let Err(p) = calendar.validate() {
+            problems.push(format!("[reporting] {p}"));
+        }
+        let at = |p: &Path| if p.is_absolute() { p.to_path_buf() } else { root.join(p) };
+        let paths = Paths {
+            root: root.to_path_buf(),
+            inbox: at(&config.paths.inbox),
+            archive: at(&config.paths.archive),
+            rejected: at(&config.paths.rejected),
+            feedback: at(&config.paths.feedback),
+            reports: at(&config.paths.reports),
+            database: at(&config.paths.database),
+        };
+        let mut forms = Vec::new();
+        if config.domain.forms.is_empty() {
+            forms.push(Form::embedded()?);
+        }
+        for form_path in &config.domain.forms {
+            match Form::load(&at(form_path)) {
+                Ok(form) => forms.push(form),
+                Err(e) => problems.push(format!("[domain] forms: {e}")),
+            }
+        }
+        forms.sort_by(|a, b| (a.code.as_str(), a.version).cmp(&(b.code.as_str(), b.version)));
+        let register = if config.domain.register.as_os_str().is_empty() {
+            Register::embedded()
+        } else {
+            Register::load(&at(&config.domain.register))
+        };
+        let plan = if config.domain.plan.as_os_str().is_empty() {
+            Plan::embedded()
+        } else {
+            Plan::load(&at(&config.domain.plan))
+        };
+        let register = register
+            .map_err(|e| problems.push(format!("[domain] register: {e}")))
+            .ok();
+        let plan = plan.map_err(|e| problems.push(format!("[domain] plan: {e}"))).ok();
+        match (register, plan, problems.is_empty()) {
+            (Some(register), Some(plan), true) => Ok(Settings {
+                config,
+                paths,
+                calendar,
+                forms,
+                register,
+                plan,
+            }),
+            _ => Err(Error::Config {
+                path: origin.to_path_buf(),
+                problems,
+            }),
+        }
+    }
+
+    /// The newest form version (the one blank returns are made from).
+    pub fn current_form(&self) -> &Form {
+        // `resolve` guarantees at least one form.
+        &self.forms[self.forms.len() - 1]
+    }
+
+    /// The form with this code and version.
+    pub fn form(&self, code: &str, version: u32) -> Option<&Form> {
+        self.forms.iter().find(|f| f.code == code && f.version == version)
+    }
+}
+
+/// `path` made absolute against the current directory (without resolving links).
+pub fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}

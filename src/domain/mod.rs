@@ -1,0 +1,13 @@
+//! The domain as data: the return form, the unit register, reporting
+//! periods and the provincial plan, each loaded from a file under
+//! `templates/` (or the copy embedded in the binary).
+
+pub mod form;
+pub mod period;
+pub mod plan;
+pub mod register;
+
+pub use form::{Agg, CommuneFlag, Form, Line, LineKind, Rule, RuleKind, Severity};
+pub use period::{Period, PeriodKind, ReportingCalendar};
+pub use plan::Plan;
+pub use register::{Level, Register, Unit};

@@ -1,0 +1,28 @@
+//! baocao reads the monthly district returns on prostitution-prevention work
+//! (form 01/PCMD-H), checks them against every rule of the form, keeps them in
+//! a database and writes the consolidated provincial workbook (01/PCMD-T).
+//!
+//! The flow, one plain function per stage:
+//!
+//! ```text
+//! inbox/ → discover → read → extract → validate → store → consolidate → write
+//! ```
+//!
+//! Module map:
+//! - [`domain`]: the form, unit register, periods and plan, loaded from `templates/`.
+//! - [`config`]: `baocao.toml` → resolved [`config::Settings`].
+//! - [`template`]: the blank (or, for synthetic data, filled) return workbook.
+//! - [`synth`]: synthetic registers and returns for tests, demos and benchmarks.
+//! - [`app`]: one function per command; [`cli`]: the command line.
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod findings;
+pub mod pipeline;
+pub mod synth;
+pub mod template;
+
+pub use error::{Error, Result};

@@ -1,0 +1,22 @@
+//! Entry point: parse the command line, run the command, turn the outcome
+//! into an exit code (0 all accepted, 1 some file rejected, 2 fatal).
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = baocao::cli::Cli::parse();
+    match baocao::app::run(cli) {
+        Ok(outcome) => ExitCode::from(outcome.exit_code()),
+        Err(error) => {
+            eprintln!("baocao: error: {error}");
+            let mut source = std::error::Error::source(&error);
+            while let Some(cause) = source {
+                eprintln!("  caused by: {cause}");
+                source = cause.source();
+            }
+            ExitCode::from(2)
+        }
+    }
+}

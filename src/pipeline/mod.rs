@@ -1,0 +1,6 @@
+//! The stages of the one pipeline that `ingest`, `check`, `run` and the
+//! daemon all call: read → extract → validate (→ store → consolidate → write).
+
+pub mod extract;
+pub mod read;
+pub mod validate;

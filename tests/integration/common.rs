@@ -1,0 +1,95 @@
+//! Helpers shared by the integration tests: a temporary folder, running the
+//! binary, reading a written workbook back.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use calamine::{open_workbook_auto, Data, Range, Reader};
+
+/// A temporary folder removed when dropped.
+pub fn temp_dir() -> tempfile::TempDir {
+    match tempfile::Builder::new().prefix("baocao-test-").tempdir() {
+        Ok(dir) => dir,
+        Err(e) => panic!("cannot create a temporary folder: {e}"),
+    }
+}
+
+/// Runs `baocao ARGS` and returns its output.
+pub fn baocao(args: &[&str]) -> Output {
+    match Command::new(env!("CARGO_BIN_EXE_baocao")).args(args).output() {
+        Ok(output) => output,
+        Err(e) => panic!("cannot run baocao: {e}"),
+    }
+}
+
+/// Runs `baocao ARGS`, asserting the exit code, and returns stdout.
+pub fn baocao_ok(args: &[&str], code: i32) -> String {
+    let output = baocao(args);
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert_eq!(
+        output.status.code(),
+        Some(code),
+        "baocao {args:?}\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    stdout
+}
+
+/// A sheet of a workbook, read with calamine.
+pub fn sheet(path: &Path, name: &str) -> Range<Data> {
+    let mut workbook = match open_workbook_auto(path) {
+        Ok(w) => w,
+        Err(e) => panic!("{}: {e}", path.display()),
+    };
+    match workbook.worksheet_range(name) {
+        Ok(range) => range,
+        Err(e) => panic!("{}: sheet {name}: {e}", path.display()),
+    }
+}
+
+/// Sheet names of a workbook.
+pub fn sheet_names(path: &Path) -> Vec<String> {
+    match open_workbook_auto(path) {
+        Ok(w) => w.sheet_names(),
+        Err(e) => panic!("{}: {e}", path.display()),
+    }
+}
+
+/// Text of a cell as a person would read it ("" for empty).
+pub fn text(data: &Data) -> String {
+    match data {
+        Data::Empty => String::new(),
+        Data::String(s) => s.clone(),
+        Data::Float(f) if f.fract() == 0.0 => format!("{}", *f as i64),
+        other => other.to_string(),
+    }
+}
+
+/// The value in the cell right of the first cell whose text is `label`.
+pub fn value_right_of(range: &Range<Data>, label: &str) -> Option<String> {
+    for row in range.rows() {
+        if let Some(i) = row.iter().position(|c| text(c).trim() == label) {
+            return row[i + 1..].iter().map(text).find(|t| !t.is_empty());
+        }
+    }
+    None
+}
+
+/// Every file under `dir` with the extension `ext`, sorted.
+pub fn files_with_ext(dir: &Path, ext: &str) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else { continue };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == ext) {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    out
+}
