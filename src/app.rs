@@ -1,12 +1,16 @@
 //! One function per command. `main` calls [`run`]; each command returns an
 //! [`Outcome`] that becomes the exit code.
 
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use crate::cli::{Cli, Command};
 use crate::config::{self, Settings, CONFIG_FILE, DEFAULT_CONFIG};
 use crate::domain::{Form, Period, Unit};
 use crate::error::Error;
+use crate::pipeline::check::check_file;
+use crate::pipeline::ingest::{ingest, IngestOptions, IngestSummary};
+use crate::store::{Status, Store};
 use crate::template::{self, CommuneRow, Identity, ReturnSpec};
 
 /// How a command that ran to its end went.
@@ -41,6 +45,90 @@ pub fn run(cli: Cli) -> Result<Outcome, Error> {
             template_command(&settings, unit.as_deref(), all, &period, out.as_deref())
         }
         Command::CheckForm { file } => check_form(&file),
+        Command::Ingest { dry_run } => {
+            let settings = Settings::load(&workspace, true)?;
+            // A dry run stores and moves nothing: it may run beside the daemon.
+            let _lock = if dry_run {
+                None
+            } else {
+                Some(crate::daemon::WorkspaceLock::acquire(&settings.paths.root, "ingest")?)
+            };
+            let options = IngestOptions {
+                dry_run,
+                progress: std::io::stderr().is_terminal(),
+                ..IngestOptions::default()
+            };
+            let summary = ingest(&settings, &options)?;
+            print_ingest(&summary, dry_run);
+            Ok(if summary.any_rejected() {
+                Outcome::Rejected
+            } else {
+                Outcome::Clean
+            })
+        }
+        Command::Check { files, json } => {
+            let settings = Settings::load(&workspace, false)?;
+            check_command(&settings, &files, json)
+        }
+        Command::Report { period, out } => {
+            let settings = Settings::load(&workspace, true)?;
+            let period = Period::parse(&period)?;
+            let summary = crate::report::write_report(&settings, period, out.as_deref())?;
+            println!(
+                "{}: {} units expected, {} complete",
+                summary.path.display(),
+                summary.units_expected,
+                summary.units_complete
+            );
+            Ok(Outcome::Clean)
+        }
+        Command::Status { period } => {
+            let settings = Settings::load(&workspace, true)?;
+            status_command(&settings, period.as_deref())
+        }
+        Command::Run => {
+            let settings = Settings::load(&workspace, true)?;
+            let _lock = crate::daemon::WorkspaceLock::acquire(&settings.paths.root, "run")?;
+            run_command(&settings)
+        }
+        Command::Daemon => {
+            let settings = Settings::load(&workspace, true)?;
+            let options = crate::daemon::DaemonOptions {
+                verbose: cli.verbose,
+                json_logs: cli.log_format == "json",
+            };
+            crate::daemon::run(&settings, &options)?;
+            Ok(Outcome::Clean)
+        }
+        Command::Backup { out } => {
+            let settings = Settings::load(&workspace, true)?;
+            let copy = crate::store::backup::backup_database(&settings.paths.database, &out)?;
+            println!(
+                "{}: {} bytes, {} submissions, schema version {}",
+                copy.path.display(),
+                copy.bytes,
+                copy.submissions,
+                copy.schema_version
+            );
+            Ok(Outcome::Clean)
+        }
+        Command::Runs { limit } => {
+            let settings = Settings::load(&workspace, true)?;
+            crate::daemon::print_recent_runs(&settings, limit)?;
+            Ok(Outcome::Clean)
+        }
+        Command::Export { period, format, out } => {
+            let settings = Settings::load(&workspace, true)?;
+            let period = Period::parse(&period)?;
+            let format = crate::report::export::ExportFormat::parse(&format)?;
+            let (path, rows) = crate::report::export::export(&settings, period, format, out.as_deref())?;
+            println!("{}: {rows} rows", path.display());
+            Ok(Outcome::Clean)
+        }
+        Command::History { unit, period } => {
+            let settings = Settings::load(&workspace, true)?;
+            history_command(&settings, &unit, &period)
+        }
         Command::Synth {
             units,
             months,
@@ -242,4 +330,296 @@ fn check_form(file: &Path) -> Result<Outcome, Error> {
         println!("  - {problem}");
     }
     Ok(Outcome::Rejected)
+}
+
+/// Sets up `tracing`: human lines or JSON on standard error; the level from
+/// `-v` (warnings by default, info for the daemon), or `RUST_LOG`.
+pub fn init_logging(cli: &Cli) {
+    use tracing_subscriber::EnvFilter;
+    if matches!(cli.command, Command::Daemon) {
+        // The daemon sets up its own (info level, optional log file) once
+        // its configuration is loaded: `daemon::run`.
+        return;
+    }
+    let default = match cli.verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(format!("baocao={default}")));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = if cli.log_format == "json" {
+        builder.json().try_init()
+    } else {
+        builder.with_target(false).try_init()
+    };
+}
+
+fn print_ingest(summary: &IngestSummary, dry_run: bool) {
+    for file in &summary.files {
+        let status = match (file.duplicate, file.status) {
+            (true, _) => "trùng (đã nhận trước đó)".to_string(),
+            (false, Some(s)) => s.vietnamese().to_string(),
+            (false, None) => String::new(),
+        };
+        let who = match (&file.unit, &file.period) {
+            (Some(u), Some(p)) => format!(" [{u} {p}]"),
+            _ => String::new(),
+        };
+        let errors = file.findings.iter().filter(|f| f.is_error()).count();
+        let warnings = file.findings.len() - errors;
+        let counts = if file.findings.is_empty() {
+            String::new()
+        } else {
+            format!(" — {errors} lỗi, {warnings} cảnh báo")
+        };
+        println!(
+            "{}{who}: {status}{counts}{}",
+            file.file,
+            if file.superseded {
+                " (thay thế bản trước)"
+            } else {
+                ""
+            }
+        );
+        for finding in file.findings.iter().filter(|f| f.is_error()).take(5) {
+            println!("    {}", finding.log_line());
+        }
+    }
+    println!(
+        "{}{}",
+        if dry_run {
+            "[dry run: nothing stored or moved] "
+        } else {
+            ""
+        },
+        summary.report()
+    );
+}
+
+fn check_command(settings: &Settings, files: &[PathBuf], json: bool) -> Result<Outcome, Error> {
+    let today = chrono::Local::now().date_naive();
+    let store = if settings.paths.database.exists() {
+        Some(Store::open(&settings.paths.database)?)
+    } else {
+        None
+    };
+    let mut any_rejected = false;
+    let mut reports = Vec::new();
+    for path in files {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let checked = check_file(path, &name, settings, today, store.as_ref())?;
+        let status = Status::of(&checked.findings);
+        any_rejected |= status == Status::Rejected;
+        if json {
+            reports.push(serde_json::json!({
+                "file": path.display().to_string(),
+                "status": status.as_str(),
+                "unit": checked.unit_code,
+                "period": checked.period.map(|p| p.to_string()),
+                "form": checked.form_code,
+                "version": checked.form_version,
+                "findings": checked.findings,
+            }));
+        } else {
+            println!("{}: {}", path.display(), status.vietnamese());
+            for f in &checked.findings {
+                println!("  {}", f.log_line());
+                println!("    {}", f.message_vi);
+            }
+        }
+    }
+    if json {
+        let text = serde_json::to_string_pretty(&reports).map_err(|e| Error::Usage(e.to_string()))?;
+        println!("{text}");
+    }
+    Ok(if any_rejected {
+        Outcome::Rejected
+    } else {
+        Outcome::Clean
+    })
+}
+
+fn history_command(settings: &Settings, unit: &str, period: &str) -> Result<Outcome, Error> {
+    let period = month_period(period)?;
+    let code = crate::domain::Register::normalize_code(unit, crate::domain::Level::District)
+        .unwrap_or_else(|| unit.to_string());
+    let store = Store::open(&settings.paths.database)?;
+    let submissions = store.submissions_of(&code, &period.to_string())?;
+    if submissions.is_empty() {
+        println!("{code} {period}: nothing received");
+        return Ok(Outcome::Clean);
+    }
+    println!("{code} {period}: {} submission(s)", submissions.len());
+    let mut previous: Option<std::collections::BTreeMap<String, crate::store::StoredValue>> = None;
+    for s in &submissions {
+        let state = match (s.status, s.superseded_by) {
+            (Status::Rejected, _) => "rejected".to_string(),
+            (_, Some(by)) => format!("{} — superseded by #{by}", s.status.as_str()),
+            (_, None) => format!("{} — current", s.status.as_str()),
+        };
+        println!(
+            "#{} received {} processed {}  {}  sha256 {}…  {}",
+            s.id,
+            s.received_at,
+            s.processed_at,
+            s.file_name,
+            &s.sha256[..12.min(s.sha256.len())],
+            state
+        );
+        if s.status == Status::Rejected {
+            for f in store.findings_of(s.id)?.iter().filter(|f| f.is_error()) {
+                println!("    {}", f.log_line());
+            }
+            continue;
+        }
+        let values = store.values_of(s.id)?;
+        if let Some(before) = &previous {
+            let mut changed = 0;
+            for (line, now) in &values {
+                let old = before.get(line);
+                let (ov, oy) = (old.and_then(|o| o.value), old.and_then(|o| o.ytd));
+                if ov != now.value || oy != now.ytd {
+                    changed += 1;
+                    println!(
+                        "    {line}: {} → {}{}",
+                        show(ov),
+                        show(now.value),
+                        if oy != now.ytd {
+                            format!("  (lũy kế {} → {})", show(oy), show(now.ytd))
+                        } else {
+                            String::new()
+                        }
+                    );
+                }
+            }
+            if changed == 0 {
+                println!("    no value changed");
+            }
+        }
+        previous = Some(values);
+    }
+    Ok(Outcome::Clean)
+}
+
+fn show(value: Option<f64>) -> String {
+    value.map_or_else(|| "(trống)".to_string(), |v| format!("{v}"))
+}
+
+/// `baocao run`: one ingest pass, then the report of the latest month that
+/// has returns (the job cron or a person runs).
+fn run_command(settings: &Settings) -> Result<Outcome, Error> {
+    let options = IngestOptions {
+        progress: std::io::stderr().is_terminal(),
+        ..IngestOptions::default()
+    };
+    let summary = ingest(settings, &options)?;
+    print_ingest(&summary, false);
+    match crate::report::latest_period_with_returns(settings)? {
+        Some(period) => {
+            let report = crate::report::write_report(settings, period, None)?;
+            println!(
+                "{}: {} units expected, {} complete",
+                report.path.display(),
+                report.units_expected,
+                report.units_complete
+            );
+        }
+        None => println!("no accepted return yet: no report written"),
+    }
+    Ok(if summary.any_rejected() {
+        Outcome::Rejected
+    } else {
+        Outcome::Clean
+    })
+}
+
+/// `baocao status`: the completeness and timeliness table of a period.
+fn status_command(settings: &Settings, period: Option<&str>) -> Result<Outcome, Error> {
+    use crate::report::completeness::{month_statuses, rates, Rates};
+    let period = match period {
+        Some(text) => Period::parse(text)?,
+        None => match crate::report::latest_period_with_returns(settings)? {
+            Some(p) => p,
+            None => {
+                println!("no accepted return yet");
+                return Ok(Outcome::Clean);
+            }
+        },
+    };
+    let store = Store::open(&settings.paths.database)?;
+    let statuses = month_statuses(settings, &store, period)?;
+    let colour = std::io::stdout().is_terminal();
+    let paint = |text: String, code: &str| {
+        if colour {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text
+        }
+    };
+    let months = period.months();
+    print!("{:<6} {:<28}", "Mã", "Đơn vị");
+    for m in &months {
+        print!(" {:>8}", m.to_string());
+    }
+    println!();
+    let mut units: Vec<(&str, &str)> = statuses
+        .iter()
+        .map(|s| (s.unit_code.as_str(), s.unit_name.as_str()))
+        .collect();
+    units.dedup();
+    for (code, name) in units {
+        print!("{code:<6} {:<28}", name.chars().take(28).collect::<String>());
+        for m in &months {
+            let cell = statuses.iter().find(|s| s.unit_code == code && s.month == *m);
+            let (text, style) = match cell {
+                None => ("–".to_string(), "2"),
+                Some(s) if s.is_received() && s.is_on_time() => ("đúng hạn".to_string(), "32"),
+                Some(s) if s.is_received() => (format!("muộn {}n", s.days_late.unwrap_or(0)), "33"),
+                Some(s) if s.latest_status == Some(Status::Rejected) => ("từ chối".to_string(), "31"),
+                Some(_) => ("chưa nộp".to_string(), "31"),
+            };
+            print!(" {}", paint(format!("{text:>8}"), style));
+        }
+        println!();
+    }
+    let r = rates(&statuses);
+    let pct = |a, b| Rates::percent(a, b).map_or("–".into(), |p| format!("{p:.1}%"));
+    println!(
+        "{period}: expected {}, received {} ({}), on time {} ({}), late {}, rejected only {}, revisions {}",
+        r.expected,
+        r.received,
+        pct(r.received, r.expected),
+        r.on_time,
+        pct(r.on_time, r.expected),
+        r.late,
+        r.rejected_only,
+        r.revisions
+    );
+    let runs = store.recent_runs(5)?;
+    if !runs.is_empty() {
+        println!("last runs:");
+        for run in runs {
+            println!(
+                "  #{} {} → {} [{}] {}: seen {}, accepted {}, warnings {}, rejected {}, duplicates {} — {}",
+                run.id,
+                run.started_at,
+                run.finished_at.unwrap_or_else(|| "(unfinished)".into()),
+                run.trigger,
+                run.command,
+                run.counts.seen,
+                run.counts.accepted,
+                run.counts.warnings,
+                run.counts.rejected,
+                run.counts.duplicates,
+                run.outcome.unwrap_or_default()
+            );
+        }
+    }
+    Ok(Outcome::Clean)
 }

@@ -16,6 +16,14 @@ pub struct Cli {
     #[arg(long, global = true, default_value = ".", value_name = "DIR")]
     pub workspace: PathBuf,
 
+    /// Log format on standard error: human or json (for log collectors).
+    #[arg(long, global = true, default_value = "human", value_parser = ["human", "json"])]
+    pub log_format: String,
+
+    /// More log lines (-v: every file, -vv: every finding).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -42,6 +50,75 @@ pub enum Command {
         /// workspace's templates/<period>/ folder.
         #[arg(long)]
         out: Option<PathBuf>,
+    },
+    /// Process every stable file in the inbox: check, store, file away, feedback.
+    Ingest {
+        /// Check and report, but store and move nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Check files against every rule without storing anything.
+    Check {
+        /// The returns to check.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Print findings as JSON (for other tools).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write the consolidated provincial workbook (01/PCMD-T) for a period.
+    Report {
+        /// A month (2015-06), quarter (2015Q2), half-year (2015S1) or year (2015).
+        #[arg(long)]
+        period: String,
+        /// Output file (default reports/<period>/BaoCao_01PCMD-T_<period>.xlsx).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Who has reported for a period, on time or late, in the terminal.
+    Status {
+        /// A month, quarter, half-year or year (default: the latest month with returns).
+        #[arg(long)]
+        period: Option<String>,
+    },
+    /// Ingest, then report the latest month that has returns.
+    Run,
+    /// Export the stored values of a period for other systems.
+    Export {
+        /// A month, quarter, half-year or year.
+        #[arg(long)]
+        period: String,
+        /// csv, json or parquet (a Hive-partitioned folder).
+        #[arg(long, default_value = "csv")]
+        format: String,
+        /// Output file (folder for parquet).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// The submissions of one return and what changed between them.
+    History {
+        /// Unit code (e.g. 061).
+        #[arg(long)]
+        unit: String,
+        /// Reporting month.
+        #[arg(long)]
+        period: String,
+    },
+    /// Server mode: run the schedules of baocao.toml and take files from the
+    /// inbox as they arrive, until SIGTERM/SIGINT. Holds the workspace lock:
+    /// a second daemon, ingest or run on the workspace exits 2.
+    Daemon,
+    /// Copy the database safely (SQLite online backup), also while the daemon runs.
+    Backup {
+        /// The backup file to write (replaced if it exists).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// The run log: ingest passes, reports and reminders, newest first.
+    Runs {
+        /// How many runs to show.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
     },
     /// Load a form definition and list every problem in it.
     CheckForm {

@@ -107,6 +107,10 @@ pub struct DomainConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct IngestConfig {
     pub stable_seconds: u64,
+    /// Leave received files where they are and file a copy (a read-only
+    /// shared folder, or the committed samples); files already stored are
+    /// recognised by their sha256 on every pass and skipped.
+    pub keep_originals: bool,
     pub max_sheet_cells: u64,
     pub max_inflated_mib: u64,
     pub threads: usize,
@@ -116,6 +120,7 @@ impl Default for IngestConfig {
     fn default() -> Self {
         IngestConfig {
             stable_seconds: 5,
+            keep_originals: false,
             max_sheet_cells: 2_000_000,
             max_inflated_mib: 256,
             threads: 0,
@@ -127,9 +132,22 @@ impl Default for IngestConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DaemonConfig {
+    /// IANA time zone the cron expressions are read in.
     pub timezone: String,
+    /// Inbox scan interval, with or without file events (network shares
+    /// deliver none).
     pub poll_seconds: u64,
+    /// Run a schedule once at start-up when a fire time passed while the
+    /// daemon was down.
     pub run_missed: bool,
+    /// Watch the inbox for file events (inotify, …); false: polling only
+    /// (SMB/NFS mounts, tests).
+    pub watch_events: bool,
+    /// Folder of the daemon's log files, rotated daily (relative to the
+    /// workspace); empty: standard error only.
+    pub log_dir: PathBuf,
+    /// Daily log files kept in `log_dir`; 0 keeps them all.
+    pub log_keep_days: usize,
     pub schedule: Vec<ScheduleConfig>,
 }
 
@@ -139,6 +157,9 @@ impl Default for DaemonConfig {
             timezone: "Asia/Ho_Chi_Minh".into(),
             poll_seconds: 60,
             run_missed: true,
+            watch_events: true,
+            log_dir: PathBuf::new(),
+            log_keep_days: 90,
             schedule: Vec::new(),
         }
     }

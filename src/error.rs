@@ -45,6 +45,10 @@ pub enum Error {
     /// A command was called with arguments that do not fit together.
     #[error("{0}")]
     Usage(String),
+    /// Another baocao process holds the workspace (`baocao.lock`): one
+    /// daemon, ingest or run per workspace. `holder` names its pid.
+    #[error("workspace lock {path}: held by {holder}; only one daemon, ingest or run works in a workspace at a time (stop the daemon first, or let it do the work)")]
+    Locked { path: PathBuf, holder: String },
 }
 
 impl Error {

@@ -13,15 +13,20 @@
 //! - [`config`]: `baocao.toml` → resolved [`config::Settings`].
 //! - [`template`]: the blank (or, for synthetic data, filled) return workbook.
 //! - [`synth`]: synthetic registers and returns for tests, demos and benchmarks.
+//! - [`daemon`]: the server mode — schedules, folder watch, workspace lock, shutdown.
 //! - [`app`]: one function per command; [`cli`]: the command line.
 
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod daemon;
 pub mod domain;
 pub mod error;
+pub mod feedback;
 pub mod findings;
 pub mod pipeline;
+pub mod report;
+pub mod store;
 pub mod synth;
 pub mod template;
 

@@ -7,6 +7,7 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = baocao::cli::Cli::parse();
+    baocao::app::init_logging(&cli);
     match baocao::app::run(cli) {
         Ok(outcome) => ExitCode::from(outcome.exit_code()),
         Err(error) => {

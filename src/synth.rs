@@ -659,12 +659,13 @@ enum Fault {
 
 const FAULTS: [Fault; 21] = [
     Fault::PartsDoNotAddUp,
+    Fault::NumberAsText,
+    Fault::UnitNameWrong,
     Fault::OfWhichAboveParent,
     Fault::TrainedAboveStaff,
     Fault::NegativeCount,
     Fault::FractionalCount,
     Fault::UnreadableText,
-    Fault::NumberAsText,
     Fault::FormulaWithoutResult,
     Fault::ExcelError,
     Fault::RequiredBlank,
@@ -674,7 +675,6 @@ const FAULTS: [Fault; 21] = [
     Fault::UnknownCommune,
     Fault::DuplicateCode,
     Fault::UnknownCode,
-    Fault::UnitNameWrong,
     Fault::UnknownUnit,
     Fault::FuturePeriod,
     Fault::InspectionsAboveVisits,
@@ -762,8 +762,17 @@ fn write_month(
     let dir = inbox.join(&unit.code);
     let path = dir.join(return_file_name(form, &unit.code, &ret.period));
     let layout = template::write_return(&path, &spec)?;
-    // Files arrive in period order: ingest takes them by time, then name.
-    let stamp = SystemTime::UNIX_EPOCH + Duration::from_secs(1_400_000_000 + month_index as u64 * 86_400);
+    // Returns arrive 1–9 days after the month ends (some after the
+    // deadline), in period order: ingest takes them by time, then name.
+    let unit_number: u64 = unit.code.bytes().map(u64::from).sum();
+    let days_after = 1 + (unit_number * 7 + month_index as u64 * 3) % 9;
+    let end = ret.period.end(&settings.calendar);
+    let arrival = end
+        .and_hms_opt(9, 0, 0)
+        .map(|t| t.and_utc().timestamp() + days_after as i64 * 86_400)
+        .unwrap_or(0)
+        .max(0) as u64;
+    let stamp = SystemTime::UNIX_EPOCH + Duration::from_secs(arrival);
     if let Ok(file) = std::fs::File::options().write(true).open(&path) {
         let _ = file.set_modified(stamp);
     }

@@ -1,1 +1,1063 @@
+//! Stage `validate`: every rule of the form, applied to what `extract` read,
+//! in the order structure → cells → arithmetic → communes → across periods.
+//! The rules are data (`form.rules`); what each [`RuleKind`] does is code
+//! here, so a form version that drops a rule kind simply skips that check,
+//! and one that adds a rule of an existing kind needs no code change.
+//!
+//! Identity (rule 3: form, version, unit, period) is a precondition: without
+//! it the values cannot be attributed, so validation stops there. After it,
+//! every finding names its sheet, A1 cell and line, quotes what was read,
+//! says what was expected, in Vietnamese for the district and English for
+//! the log. The outcome is a [`Checked`]: the clean typed [`Return`] and the
+//! findings; whether the return is accepted is `findings::rejects`.
 
+mod numbers;
+mod rules;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::Path;
+
+use chrono::NaiveDate;
+
+use crate::domain::register::names_match;
+use crate::domain::{Form, Level, Line, LineKind, Period, Register, ReportingCalendar, RuleKind, Severity, Unit};
+use crate::findings::Finding;
+use crate::pipeline::extract::{
+    extract, RawLine, RawReturn, LABEL_PERIOD, LABEL_UNIT_CODE, LABEL_UNIT_NAME, LABEL_VERSION,
+};
+use crate::pipeline::read::{format_number, read_workbook, ReadLimits};
+
+pub use numbers::{parse_text_number, read_cell, CellRead, TextProblem};
+
+/// The rule number identity findings carry when a form has no `identity`
+/// rule to take it from (identity is checked regardless: without it nothing
+/// can be attributed).
+const RULE_IDENTITY: u32 = 3;
+
+/// A unit's stored value of one line for one month.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct HistoryValue {
+    /// This month's value; `None` when blank.
+    pub value: Option<f64>,
+    /// The year to date stored with it.
+    pub ytd: Option<f64>,
+}
+
+/// The values a unit already has in the store, for the rules across periods
+/// (18–20). Implemented by the store; [`NoHistory`] and [`MemoryHistory`]
+/// serve tests, `check` without a database, and the first month of use.
+pub trait History {
+    /// The current stored values of `unit` for month `period`, by line code;
+    /// `None` when nothing is stored for that month.
+    fn month(&self, unit: &str, period: Period) -> Option<BTreeMap<String, HistoryValue>>;
+}
+
+/// A history with nothing in it: the rules across periods say nothing.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoHistory;
+
+impl History for NoHistory {
+    fn month(&self, _unit: &str, _period: Period) -> Option<BTreeMap<String, HistoryValue>> {
+        None
+    }
+}
+
+/// A history held in memory.
+#[derive(Debug, Clone, Default)]
+pub struct MemoryHistory {
+    months: BTreeMap<(String, Period), BTreeMap<String, HistoryValue>>,
+}
+
+impl MemoryHistory {
+    /// An empty history.
+    pub fn new() -> MemoryHistory {
+        MemoryHistory::default()
+    }
+
+    /// Records one stored value (creating the month when new).
+    pub fn insert(&mut self, unit: &str, period: Period, line: &str, value: Option<f64>, ytd: Option<f64>) {
+        self.months
+            .entry((unit.to_string(), period))
+            .or_default()
+            .insert(line.to_string(), HistoryValue { value, ytd });
+    }
+}
+
+impl History for MemoryHistory {
+    fn month(&self, unit: &str, period: Period) -> Option<BTreeMap<String, HistoryValue>> {
+        self.months.get(&(unit.to_string(), period)).cloned()
+    }
+}
+
+/// What validation needs besides the return.
+pub struct Context<'a> {
+    /// Every known form version (a return names its own).
+    pub forms: &'a [Form],
+    pub register: &'a Register,
+    pub calendar: &'a ReportingCalendar,
+    /// Today, injected so that "not in the future" is testable.
+    pub today: NaiveDate,
+    /// File name as received, for the findings.
+    pub file: &'a str,
+    pub history: &'a dyn History,
+    /// Caps for reading the file ([`check_file`]).
+    pub limits: ReadLimits,
+}
+
+impl fmt::Debug for Context<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Context")
+            .field("forms", &self.forms.iter().map(Form::label).collect::<Vec<_>>())
+            .field("today", &self.today)
+            .field("file", &self.file)
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One line of a clean return.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LineValue {
+    /// This period; `None` when blank or unreadable (never zero for blank).
+    pub value: Option<f64>,
+    /// Year to date, for lines that carry one.
+    pub ytd: Option<f64>,
+    /// A1 address of the `Kỳ này` cell.
+    pub cell: String,
+    /// A1 address of the `Lũy kế` cell, for lines that carry one.
+    pub ytd_cell: Option<String>,
+}
+
+/// One commune of a clean return.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommuneFlags {
+    /// The name as written on the commune sheet.
+    pub name: String,
+    /// Flag key → yes / no (a mark that could not be read counts as no; it
+    /// is an error finding anyway).
+    pub flags: BTreeMap<String, bool>,
+}
+
+/// A return whose identity is established, with typed values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Return {
+    pub form_code: String,
+    pub version: u32,
+    pub unit_code: String,
+    /// The unit's name in the register at the period's end.
+    pub unit_name: String,
+    pub period: Period,
+    /// The sheet that carried the return.
+    pub sheet: String,
+    /// Line code → values, for the form's lines found in the table (the
+    /// first row of a duplicated code).
+    pub values: BTreeMap<String, LineValue>,
+    pub commune_sheet: Option<String>,
+    /// Commune code → flags (the first row of a duplicated code).
+    pub communes: BTreeMap<String, CommuneFlags>,
+}
+
+/// The outcome of checking one return.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Checked {
+    /// The typed return, whenever its identity could be established — also
+    /// when other findings reject it (the store keeps rejected returns too).
+    pub return_: Option<Return>,
+    pub findings: Vec<Finding>,
+}
+
+/// Reads, extracts and validates one file: the whole check of a return.
+pub fn check_file(path: &Path, ctx: &Context<'_>) -> Checked {
+    let opens = ctx
+        .forms
+        .last()
+        .map_or(Severity::Error, |f| f.severity_of("workbook_opens", Severity::Error));
+    let workbook = match read_workbook(path, &ctx.limits) {
+        Ok(workbook) => workbook,
+        Err(problem) => {
+            return Checked {
+                return_: None,
+                findings: vec![problem.to_finding(ctx.file, opens)],
+            }
+        }
+    };
+    let extracted = extract(&workbook, ctx.forms, ctx.file);
+    let mut findings = extracted.findings;
+    let Some(raw) = extracted.raw else {
+        return Checked {
+            return_: None,
+            findings,
+        };
+    };
+    let checked = validate(&raw, ctx);
+    findings.extend(checked.findings);
+    Checked {
+        return_: checked.return_,
+        findings,
+    }
+}
+
+/// The months whose stored values the rules across periods of `form` read
+/// for a return of `period`: the previous month and the outlier window.
+pub fn history_months(form: &Form, period: Period) -> Vec<Period> {
+    let mut back = 1;
+    for rule in &form.rules {
+        if let RuleKind::Outlier { window_months, .. } = rule.kind {
+            back = back.max(i64::from(window_months));
+        }
+    }
+    (1..=back).map(|n| period.add_months(-n)).collect()
+}
+
+/// Checks a return against every rule of its form.
+pub fn validate(raw: &RawReturn, ctx: &Context<'_>) -> Checked {
+    let mut findings = Vec::new();
+    let Some(identity) = check_identity(raw, ctx, &mut findings) else {
+        return Checked {
+            return_: None,
+            findings,
+        };
+    };
+    let mut checker = Checker::new(raw, ctx, identity);
+    checker.findings = findings;
+    checker.run();
+    let return_ = checker.clean_return();
+    Checked {
+        return_,
+        findings: checker.findings,
+    }
+}
+
+/// The established identity of a return.
+struct Identity<'a> {
+    form: &'a Form,
+    unit: &'a Unit,
+    period: Period,
+}
+
+fn dmy(date: NaiveDate) -> String {
+    date.format("%d/%m/%Y").to_string()
+}
+
+/// Rule 3. Reports every identity problem at once, then says whether the
+/// return can be attributed.
+fn check_identity<'a>(raw: &RawReturn, ctx: &Context<'a>, findings: &mut Vec<Finding>) -> Option<Identity<'a>> {
+    let code = raw
+        .form_code
+        .value
+        .clone()
+        .unwrap_or_else(|| raw.form_code.read.clone());
+    let same_code: Vec<&Form> = ctx.forms.iter().filter(|f| f.code == code).collect();
+    let severity = same_code
+        .last()
+        .map_or(Severity::Error, |f| f.severity_of("identity", Severity::Error));
+    let rule = same_code
+        .last()
+        .and_then(|f| f.rule("identity"))
+        .map_or(RULE_IDENTITY, |r| r.id);
+    let file = ctx.file;
+    let sheet = raw.sheet.as_str();
+    let missing = |label: &str| {
+        Finding::new(
+            rule,
+            severity,
+            file,
+            format!("Không tìm thấy ô \"{label}\" ở trang \"{sheet}\". Đề nghị giữ nguyên các ô nhận dạng của mẫu biểu (nhãn \"{label}:\" và giá trị ở ô bên phải)."),
+            format!("no \"{label}\" label on sheet \"{sheet}\""),
+        )
+        .at(sheet, None)
+        .expected(format!("{label}: …"))
+    };
+
+    let form = match &raw.version {
+        None => {
+            findings.push(missing(LABEL_VERSION));
+            None
+        }
+        Some(field) => match field.value {
+            None => {
+                findings.push(
+                    Finding::new(
+                        rule,
+                        severity,
+                        file,
+                        format!("Ô {} (Phiên bản): \"{}\" không phải số phiên bản của biểu. Đề nghị dùng mẫu biểu do phần mềm tạo.", field.cell, field.read),
+                        format!("cell {} (form version): \"{}\" is not a version number", field.cell, field.read),
+                    )
+                    .at(sheet, Some(field.cell.clone()))
+                    .value(field.read.clone()),
+                );
+                None
+            }
+            Some(version) => match same_code.iter().find(|f| f.version == version) {
+                Some(form) => Some(*form),
+                None => {
+                    let known: Vec<String> = same_code.iter().map(|f| f.version.to_string()).collect();
+                    findings.push(
+                        Finding::new(
+                            rule,
+                            severity,
+                            file,
+                            format!(
+                                "Ô {} (Phiên bản): biểu {code} phiên bản {version} không được phần mềm hỗ trợ (các phiên bản hiện dùng: {}). Đề nghị dùng mẫu biểu mới nhất do phần mềm tạo.",
+                                field.cell,
+                                known.join(", ")
+                            ),
+                            format!("cell {}: form {code} version {version} is not known (known: {})", field.cell, known.join(", ")),
+                        )
+                        .at(sheet, Some(field.cell.clone()))
+                        .value(field.read.clone())
+                        .expected(known.join(" / ")),
+                    );
+                    None
+                }
+            },
+        },
+    };
+
+    let period = match &raw.period {
+        None => {
+            findings.push(missing(LABEL_PERIOD));
+            None
+        }
+        Some(field) => match field.value {
+            None => {
+                findings.push(
+                    Finding::new(
+                        rule,
+                        severity,
+                        file,
+                        format!(
+                            "Ô {} (Kỳ báo cáo): không đọc được \"{}\" thành một tháng. Đề nghị ghi theo dạng 2026-11, 11/2026 hoặc Tháng 11 năm 2026.",
+                            field.cell, field.read
+                        ),
+                        format!("cell {} (period): \"{}\" is not a period", field.cell, field.read),
+                    )
+                    .at(sheet, Some(field.cell.clone()))
+                    .value(field.read.clone())
+                    .expected("2026-11 / 11/2026 / Tháng 11 năm 2026"),
+                );
+                None
+            }
+            Some(p) if !p.is_month() => {
+                findings.push(
+                    Finding::new(
+                        rule,
+                        severity,
+                        file,
+                        format!(
+                            "Ô {} (Kỳ báo cáo): \"{}\" là {}, không phải một tháng. Biểu này báo cáo theo tháng.",
+                            field.cell,
+                            field.read,
+                            p.vietnamese()
+                        ),
+                        format!("cell {} (period): {p} is not a month", field.cell),
+                    )
+                    .at(sheet, Some(field.cell.clone()))
+                    .value(field.read.clone())
+                    .expected("một tháng / a month"),
+                );
+                None
+            }
+            Some(p) if p.start(ctx.calendar) > ctx.today => {
+                findings.push(
+                    Finding::new(
+                        rule,
+                        severity,
+                        file,
+                        format!(
+                            "Ô {} (Kỳ báo cáo): kỳ {} chưa bắt đầu (bắt đầu ngày {}, hôm nay là {}). Đề nghị kiểm tra lại kỳ báo cáo.",
+                            field.cell,
+                            p.vietnamese(),
+                            dmy(p.start(ctx.calendar)),
+                            dmy(ctx.today)
+                        ),
+                        format!("cell {} (period): {p} is in the future (starts {}, today {})", field.cell, p.start(ctx.calendar), ctx.today),
+                    )
+                    .at(sheet, Some(field.cell.clone()))
+                    .value(field.read.clone())
+                    .expected(format!("≤ {}", ctx.calendar.month_of(ctx.today))),
+                );
+                None
+            }
+            Some(p) => Some(p),
+        },
+    };
+
+    let unit = match &raw.unit_code {
+        None => {
+            findings.push(missing(LABEL_UNIT_CODE));
+            None
+        }
+        Some(field) => match &field.value {
+            None => {
+                findings.push(
+                    Finding::new(
+                        rule,
+                        severity,
+                        file,
+                        format!(
+                            "Ô {} (Mã đơn vị): \"{}\" không phải mã đơn vị hành chính cấp huyện (3 chữ số, ví dụ 061).",
+                            field.cell, field.read
+                        ),
+                        format!(
+                            "cell {} (unit code): \"{}\" is not a district code",
+                            field.cell, field.read
+                        ),
+                    )
+                    .at(sheet, Some(field.cell.clone()))
+                    .value(field.read.clone())
+                    .expected("3 chữ số / 3 digits"),
+                );
+                None
+            }
+            Some(code) => check_unit(
+                code,
+                &field.cell,
+                &field.read,
+                period,
+                ctx,
+                (rule, severity),
+                raw,
+                findings,
+            ),
+        },
+    };
+
+    Some(Identity {
+        form: form?,
+        unit: unit?,
+        period: period?,
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn check_unit<'a>(
+    code: &str,
+    cell: &str,
+    read: &str,
+    period: Option<Period>,
+    ctx: &Context<'a>,
+    (rule, severity): (u32, Severity),
+    raw: &RawReturn,
+    findings: &mut Vec<Finding>,
+) -> Option<&'a Unit> {
+    let register = ctx.register;
+    let rows = register.rows_of(Level::District, code);
+    let finding = |vi: String, en: String| {
+        Finding::new(rule, severity, ctx.file, vi, en)
+            .at(&raw.sheet, Some(cell.to_string()))
+            .value(read.to_string())
+    };
+    if rows.is_empty() {
+        let other_level = register
+            .units()
+            .iter()
+            .find(|u| u.level != Level::District && u.code == code)
+            .map(|u| u.name.clone());
+        let (vi, en) = match other_level {
+            Some(name) => (
+                format!("Ô {cell} (Mã đơn vị): mã {code} là mã của {name}, không phải mã một huyện, thị xã, thành phố."),
+                format!("cell {cell} (unit code): {code} is {name}, not a district"),
+            ),
+            None => (
+                format!("Ô {cell} (Mã đơn vị): mã {code} không có trong danh mục đơn vị hành chính của tỉnh. Đề nghị ghi đúng mã huyện (ví dụ 061)."),
+                format!("cell {cell} (unit code): {code} is not in the unit register"),
+            ),
+        };
+        findings.push(finding(vi, en));
+        return None;
+    }
+    // Without a period the code can only be checked for existence.
+    let period = period?;
+    let end = period.end(ctx.calendar);
+    match register.district_at(code, end) {
+        Some(unit) => Some(unit),
+        None => {
+            let validity: Vec<String> = rows
+                .iter()
+                .map(|u| {
+                    let to = u.valid_to.map_or("nay".to_string(), dmy);
+                    format!("{} từ {} đến {}", u.name, dmy(u.valid_from), to)
+                })
+                .collect();
+            let validity_en: Vec<String> = rows.iter().map(|u| format!("{} {}", u.name, u.validity())).collect();
+            findings.push(
+                finding(
+                    format!(
+                        "Ô {cell} (Mã đơn vị): mã {code} không còn hiệu lực vào cuối kỳ báo cáo ({}); mã này có hiệu lực: {}.",
+                        dmy(end),
+                        validity.join("; ")
+                    ),
+                    format!("cell {cell} (unit code): {code} is not valid on {end}; valid: {}", validity_en.join("; ")),
+                )
+                .expected(format!("valid on {end}")),
+            );
+            None
+        }
+    }
+}
+
+/// Which value of a line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Col {
+    /// `Kỳ này`.
+    This,
+    /// `Lũy kế từ đầu năm`.
+    Ytd,
+}
+
+/// A line of the form found in the table, with its cells read.
+struct LineCells<'a> {
+    line: &'a Line,
+    raw: &'a RawLine,
+    this: CellRead,
+    /// Only for lines with a year to date.
+    ytd: Option<CellRead>,
+}
+
+/// The state of validating one return.
+struct Checker<'a> {
+    raw: &'a RawReturn,
+    ctx: &'a Context<'a>,
+    form: &'a Form,
+    unit: &'a Unit,
+    period: Period,
+    end: NaiveDate,
+    cells: BTreeMap<String, LineCells<'a>>,
+    /// The unit's stored months the rules across periods read.
+    history: BTreeMap<Period, BTreeMap<String, HistoryValue>>,
+    findings: Vec<Finding>,
+}
+
+/// A label without the indentation dashes of sub-lines, for messages.
+fn clean_label(label: &str) -> &str {
+    label.trim_start_matches(['–', '-', ' '])
+}
+
+/// A number as Vietnamese write it: decimal comma, no grouping.
+fn vi_number(x: f64) -> String {
+    format_number(x).replace('.', ",")
+}
+
+impl<'a> Checker<'a> {
+    fn new(raw: &'a RawReturn, ctx: &'a Context<'a>, identity: Identity<'a>) -> Checker<'a> {
+        let form = identity.form;
+        let mut cells = BTreeMap::new();
+        for raw_line in &raw.lines {
+            let Some(line) = form.line(&raw_line.code) else {
+                continue;
+            };
+            if cells.contains_key(&line.code) {
+                continue;
+            }
+            let this = read_cell(&raw_line.this_period.content, line.kind);
+            let ytd = if line.ytd {
+                Some(
+                    raw_line
+                        .ytd
+                        .as_ref()
+                        .map_or(CellRead::Blank, |v| read_cell(&v.content, line.kind)),
+                )
+            } else {
+                None
+            };
+            cells.insert(
+                line.code.clone(),
+                LineCells {
+                    line,
+                    raw: raw_line,
+                    this,
+                    ytd,
+                },
+            );
+        }
+        let needs_history = form.rules.iter().any(|r| {
+            matches!(
+                r.kind,
+                RuleKind::YtdConsistency | RuleKind::NonDecreasingInYear { .. } | RuleKind::Outlier { .. }
+            )
+        });
+        let history = if needs_history {
+            history_months(form, identity.period)
+                .into_iter()
+                .filter_map(|p| ctx.history.month(&identity.unit.code, p).map(|m| (p, m)))
+                .collect()
+        } else {
+            BTreeMap::new()
+        };
+        Checker {
+            raw,
+            ctx,
+            form,
+            unit: identity.unit,
+            period: identity.period,
+            end: identity.period.end(ctx.calendar),
+            cells,
+            history,
+            findings: Vec::new(),
+        }
+    }
+
+    fn run(&mut self) {
+        let form = self.form;
+        for rule in &form.rules {
+            match &rule.kind {
+                // Rules 1–3 are preconditions checked before; rule 21 is the store's.
+                RuleKind::WorkbookOpens | RuleKind::FormSheetFound | RuleKind::Identity | RuleKind::Resubmission => {}
+                RuleKind::UnitNameMatches => self.unit_name_matches(rule.id, rule.severity),
+                RuleKind::CodesComplete { unknown_severity } => {
+                    self.codes_complete(rule.id, rule.severity, *unknown_severity)
+                }
+                RuleKind::CellNumber { converted_severity } => {
+                    self.cell_number(rule.id, rule.severity, *converted_severity)
+                }
+                RuleKind::ValueDomain => self.value_domain(rule.id, rule.severity),
+                RuleKind::FormulaResult => self.formula_result(rule.id, rule.severity),
+                RuleKind::RequiredLines { blank_severity } => {
+                    self.required_lines(rule.id, rule.severity, *blank_severity)
+                }
+                RuleKind::PartsSum { parent, parts } => self.parts_sum(rule, parent, parts),
+                RuleKind::OfWhich { parent, child } => self.of_which(rule, parent, child),
+                RuleKind::NotGreater { left, right } => self.not_greater(rule, left, right),
+                RuleKind::BothOrNeitherPositive { first, second } => self.both_or_neither_positive(rule, first, second),
+                RuleKind::PositiveImpliesNotGreater { when, left, right } => {
+                    self.positive_implies_not_greater(rule, when, left, right)
+                }
+                RuleKind::ZeroImpliesZero { when, then } => self.zero_implies_zero(rule, when, then),
+                RuleKind::EqualsRegisterCount { line } => self.equals_register_count(rule, line),
+                RuleKind::CommuneList => self.commune_list(rule),
+                RuleKind::ExclusiveFlags { flags } => self.exclusive_flags(rule, flags),
+                RuleKind::CommuneFlagCounts => self.commune_flag_counts(rule),
+                RuleKind::YtdConsistency => self.ytd_consistency(rule),
+                RuleKind::NonDecreasingInYear { lines } => self.non_decreasing_in_year(rule, lines),
+                RuleKind::Outlier {
+                    robust_sd,
+                    window_months,
+                    min_history,
+                    jump_factor,
+                } => self.outlier(rule, *robust_sd, *window_months, *min_history, *jump_factor),
+            }
+        }
+    }
+
+    // ---- helpers ---------------------------------------------------------
+
+    fn read(&self, code: &str, col: Col) -> Option<&CellRead> {
+        let cells = self.cells.get(code)?;
+        match col {
+            Col::This => Some(&cells.this),
+            Col::Ytd => cells.ytd.as_ref(),
+        }
+    }
+
+    /// The number in a line's cell, when it holds one.
+    fn value(&self, code: &str, col: Col) -> Option<f64> {
+        self.read(code, col).and_then(CellRead::number)
+    }
+
+    fn cell(&self, code: &str, col: Col) -> Option<String> {
+        let cells = self.cells.get(code)?;
+        match col {
+            Col::This => Some(cells.raw.this_period.cell.clone()),
+            Col::Ytd => cells.raw.ytd.as_ref().map(|v| v.cell.clone()),
+        }
+    }
+
+    fn has_ytd(&self, code: &str) -> bool {
+        self.form.line(code).is_some_and(|l| l.ytd)
+    }
+
+    /// Tolerance of a comparison: money within the form's tolerance, counts exact.
+    fn tolerance(&self, codes: &[&str]) -> f64 {
+        if codes
+            .iter()
+            .any(|c| self.form.line(c).is_some_and(|l| l.kind == LineKind::Money))
+        {
+            self.form.money_tolerance
+        } else {
+            1e-9
+        }
+    }
+
+    /// A finding on a line's cell, its messages prefixed with the cell and
+    /// the line ("Ô E22 (A01 – Số người bán dâm có hồ sơ quản lý): …").
+    fn at_line(&self, rule: u32, severity: Severity, code: &str, col: Col, vi: &str, en: &str) -> Finding {
+        let label = self.form.line(code).map_or("", |l| clean_label(&l.label));
+        let cell = self.cell(code, col);
+        let (col_vi, col_en) = match col {
+            Col::This => ("", ""),
+            Col::Ytd => (", cột Lũy kế từ đầu năm", ", year to date"),
+        };
+        let (place_vi, place_en) = match &cell {
+            Some(c) => (
+                format!("Ô {c} ({code} – {label}{col_vi})"),
+                format!("Cell {c} ({code}{col_en})"),
+            ),
+            None => (
+                format!("Chỉ tiêu {code} – {label}{col_vi}"),
+                format!("Line {code}{col_en}"),
+            ),
+        };
+        Finding::new(
+            rule,
+            severity,
+            self.ctx.file,
+            format!("{place_vi}: {vi}"),
+            format!("{place_en}: {en}"),
+        )
+        .at(&self.raw.sheet, cell)
+        .line(code, label)
+    }
+
+    /// The columns a rule over `codes` applies to: this period always, the
+    /// year to date when every line carries one.
+    fn columns(&self, codes: &[&str]) -> Vec<Col> {
+        if codes.iter().all(|c| self.has_ytd(c)) {
+            vec![Col::This, Col::Ytd]
+        } else {
+            vec![Col::This]
+        }
+    }
+
+    // ---- structure -------------------------------------------------------
+
+    /// Rule 4: the name written agrees with the register's name for the code.
+    fn unit_name_matches(&mut self, rule: u32, severity: Severity) {
+        let registered = &self.unit.name;
+        let finding = match &self.raw.unit_name {
+            None => Finding::new(
+                rule,
+                severity,
+                self.ctx.file,
+                format!("Không tìm thấy ô \"{LABEL_UNIT_NAME}\" ở trang \"{}\"; phần mềm nhận đơn vị theo mã {} ({registered}).", self.raw.sheet, self.unit.code),
+                format!("no \"{LABEL_UNIT_NAME}\" label; the unit is taken from code {} ({registered})", self.unit.code),
+            )
+            .at(&self.raw.sheet, None)
+            .expected(registered.clone()),
+            Some(field) if field.value.as_deref().is_some_and(|name| names_match(name, registered)) => return,
+            Some(field) => Finding::new(
+                rule,
+                severity,
+                self.ctx.file,
+                format!(
+                    "Ô {} (Tên đơn vị): ghi \"{}\" nhưng mã đơn vị {} là {registered} theo danh mục. Phần mềm nhận theo mã; đề nghị kiểm tra lại mã và tên đơn vị.",
+                    field.cell, field.read, self.unit.code
+                ),
+                format!(
+                    "cell {} (unit name): \"{}\" does not match code {} ({registered})",
+                    field.cell, field.read, self.unit.code
+                ),
+            )
+            .at(&self.raw.sheet, Some(field.cell.clone()))
+            .value(field.read.clone())
+            .expected(registered.clone()),
+        };
+        self.findings.push(finding);
+    }
+
+    /// Rule 5: every code of the form exactly once; unknown codes reported.
+    fn codes_complete(&mut self, rule: u32, severity: Severity, unknown_severity: Severity) {
+        if self.raw.table.is_none() {
+            // Rule 2 has said the table is missing; listing every code would bury it.
+            return;
+        }
+        let mut seen: BTreeSet<&str> = BTreeSet::new();
+        let mut found = Vec::new();
+        for raw_line in &self.raw.lines {
+            match self.form.line(&raw_line.code) {
+                Some(line) => {
+                    if !seen.insert(line.code.as_str()) {
+                        let first = self
+                            .cells
+                            .get(&line.code)
+                            .map(|c| c.raw.code_cell.clone())
+                            .unwrap_or_default();
+                        found.push(
+                            Finding::new(
+                                rule,
+                                severity,
+                                self.ctx.file,
+                                format!(
+                                    "Ô {} ({} – {}): mã số {} xuất hiện lần thứ hai (lần đầu ở ô {first}). Mỗi mã số chỉ được có một dòng; đề nghị xóa dòng thừa.",
+                                    raw_line.code_cell,
+                                    line.code,
+                                    clean_label(&line.label),
+                                    line.code
+                                ),
+                                format!("cell {}: code {} appears again (first at {first})", raw_line.code_cell, line.code),
+                            )
+                            .at(&self.raw.sheet, Some(raw_line.code_cell.clone()))
+                            .line(&line.code, clean_label(&line.label))
+                            .value(raw_line.code.clone())
+                            .expected("một lần / once"),
+                        );
+                    }
+                }
+                None => found.push(
+                    Finding::new(
+                        rule,
+                        unknown_severity,
+                        self.ctx.file,
+                        format!(
+                            "Ô {}: mã số \"{}\" không có trong biểu {}; số liệu của dòng này không được tính.",
+                            raw_line.code_cell,
+                            raw_line.code,
+                            self.form.label()
+                        ),
+                        format!(
+                            "cell {}: code {} is not a line of {}",
+                            raw_line.code_cell,
+                            raw_line.code,
+                            self.form.label()
+                        ),
+                    )
+                    .at(&self.raw.sheet, Some(raw_line.code_cell.clone()))
+                    .value(raw_line.code.clone()),
+                ),
+            }
+        }
+        for line in &self.form.lines {
+            if !seen.contains(line.code.as_str()) {
+                found.push(
+                    Finding::new(
+                        rule,
+                        severity,
+                        self.ctx.file,
+                        format!(
+                            "Thiếu dòng chỉ tiêu {} – {} trong bảng ở trang \"{}\". Đề nghị không xóa dòng và không sửa mã số của mẫu biểu.",
+                            line.code,
+                            clean_label(&line.label),
+                            self.raw.sheet
+                        ),
+                        format!("line {} is missing from the table", line.code),
+                    )
+                    .at(&self.raw.sheet, None)
+                    .line(&line.code, clean_label(&line.label))
+                    .expected(line.code.clone()),
+                );
+            }
+        }
+        self.findings.extend(found);
+    }
+
+    // ---- cells -----------------------------------------------------------
+
+    /// Every (line, column) whose cell is read, in form order.
+    fn value_cells(&self) -> Vec<(String, Col)> {
+        let mut out = Vec::new();
+        for line in &self.form.lines {
+            if self.cells.contains_key(&line.code) {
+                out.push((line.code.clone(), Col::This));
+                if line.ytd {
+                    out.push((line.code.clone(), Col::Ytd));
+                }
+            }
+        }
+        out
+    }
+
+    /// Rule 6: numbers or blank; readable text converted with a warning.
+    fn cell_number(&mut self, rule: u32, severity: Severity, converted_severity: Severity) {
+        let mut found = Vec::new();
+        for (code, col) in self.value_cells() {
+            let Some(read) = self.read(&code, col) else { continue };
+            let finding = match read {
+                CellRead::Converted { read, value } => self
+                    .at_line(
+                        rule,
+                        converted_severity,
+                        &code,
+                        col,
+                        &format!(
+                            "ô chứa chữ \"{read}\", phần mềm đã hiểu là số {}. Đề nghị nhập số (không nhập chữ, dấu phân cách hay đơn vị tính) để tránh hiểu sai.",
+                            vi_number(*value)
+                        ),
+                        &format!("text \"{read}\" read as the number {}", format_number(*value)),
+                    )
+                    .value(read.clone())
+                    .expected(format_number(*value)),
+                CellRead::Unreadable { read, why_vi, why_en } => self
+                    .at_line(
+                        rule,
+                        severity,
+                        &code,
+                        col,
+                        &format!("giá trị \"{read}\" {why_vi}. Đề nghị nhập một số (0 nếu không có, để trống nếu chưa có số liệu)."),
+                        &format!("\"{read}\" {why_en}"),
+                    )
+                    .value(read.clone())
+                    .expected("số / a number"),
+                CellRead::ExcelError(error) => self
+                    .at_line(
+                        rule,
+                        severity,
+                        &code,
+                        col,
+                        &format!("ô báo lỗi Excel {error} (công thức hỏng hoặc tham chiếu sai). Đề nghị sửa công thức hoặc nhập số trực tiếp."),
+                        &format!("the cell holds the Excel error {error}"),
+                    )
+                    .value(error.clone())
+                    .expected("số / a number"),
+                _ => continue,
+            };
+            found.push(finding);
+        }
+        self.findings.extend(found);
+    }
+
+    /// Rule 7: counts whole and ≥ 0, money ≥ 0. Money with more than three
+    /// decimals (finer than one thousand VND) is a warning, not an error:
+    /// the value is kept as typed, since rounding it would change the data.
+    fn value_domain(&mut self, rule: u32, severity: Severity) {
+        let mut found = Vec::new();
+        for (code, col) in self.value_cells() {
+            let Some(x) = self.value(&code, col) else { continue };
+            let kind = self.form.line(&code).map_or(LineKind::Int, |l| l.kind);
+            let problem = if x < 0.0 {
+                Some((
+                    severity,
+                    format!("số âm ({}) không hợp lệ; số liệu phải từ 0 trở lên.", vi_number(x)),
+                    format!("negative value {}", format_number(x)),
+                    "≥ 0",
+                ))
+            } else if kind == LineKind::Int && (x - x.round()).abs() > 1e-9 {
+                Some((
+                    severity,
+                    format!(
+                        "{} không phải số nguyên; chỉ tiêu này đếm số lượng nên phải là số nguyên.",
+                        vi_number(x)
+                    ),
+                    format!("{} is not a whole number", format_number(x)),
+                    "số nguyên ≥ 0 / a whole number ≥ 0",
+                ))
+            } else if kind == LineKind::Money && ((x * 1000.0) - (x * 1000.0).round()).abs() > 1e-6 {
+                Some((
+                    Severity::Warning,
+                    format!(
+                        "{} có quá 3 chữ số thập phân (số tiền tính bằng triệu đồng, làm tròn đến nghìn đồng).",
+                        vi_number(x)
+                    ),
+                    format!("{} has more than 3 decimals (million VND)", format_number(x)),
+                    "≤ 3 chữ số thập phân / ≤ 3 decimals",
+                ))
+            } else {
+                None
+            };
+            if let Some((sev, vi, en, expected)) = problem {
+                found.push(
+                    self.at_line(rule, sev, &code, col, &vi, &en)
+                        .value(format_number(x))
+                        .expected(expected),
+                );
+            }
+        }
+        self.findings.extend(found);
+    }
+
+    /// Rule 8: a formula without a stored result means the file was never
+    /// recalculated; never read as zero.
+    fn formula_result(&mut self, rule: u32, severity: Severity) {
+        let mut found = Vec::new();
+        for (code, col) in self.value_cells() {
+            if let Some(CellRead::FormulaWithoutResult(formula)) = self.read(&code, col) {
+                found.push(
+                    self.at_line(
+                        rule,
+                        severity,
+                        &code,
+                        col,
+                        &format!(
+                            "ô có công thức ={formula} nhưng không có kết quả đã tính: file chưa được tính lại công thức trước khi lưu (thường do tệp tạo bằng phần mềm khác hoặc tắt tự động tính). Đề nghị mở tệp bằng Excel, nhấn F9 (hoặc Ctrl+Alt+F9), lưu lại rồi gửi."
+                        ),
+                        &format!("formula ={formula} has no stored result: the file was never recalculated"),
+                    )
+                    .value(format!("={formula}"))
+                    .expected("kết quả đã tính / a computed result"),
+                );
+            }
+        }
+        self.findings.extend(found);
+    }
+
+    /// Rule 9: required lines filled; other blanks are warnings. A value
+    /// typed in a stock's `Lũy kế` cell is not read at all.
+    fn required_lines(&mut self, rule: u32, severity: Severity, blank_severity: Severity) {
+        let mut found = Vec::new();
+        for (code, col) in self.value_cells() {
+            if !matches!(self.read(&code, col), Some(CellRead::Blank)) {
+                continue;
+            }
+            let required = self.form.line(&code).is_some_and(|l| l.required);
+            let finding = if required {
+                self.at_line(
+                    rule,
+                    severity,
+                    &code,
+                    col,
+                    "ô để trống nhưng đây là chỉ tiêu bắt buộc. Đề nghị nhập số liệu (nhập 0 nếu không có).",
+                    "blank, but the line is required",
+                )
+            } else {
+                self.at_line(
+                    rule,
+                    blank_severity,
+                    &code,
+                    col,
+                    "ô để trống, được hiểu là chưa có số liệu (khác với 0). Nếu không phát sinh, đề nghị nhập 0.",
+                    "blank: not reported (not zero)",
+                )
+            };
+            found.push(finding.value("").expected("số / a number"));
+        }
+        self.findings.extend(found);
+    }
+
+    /// The clean return: typed values and commune flags.
+    fn clean_return(&self) -> Option<Return> {
+        let mut values = BTreeMap::new();
+        for (code, cells) in &self.cells {
+            let ytd_cell = if cells.line.ytd {
+                cells.raw.ytd.as_ref().map(|v| v.cell.clone())
+            } else {
+                None
+            };
+            values.insert(
+                code.clone(),
+                LineValue {
+                    value: cells.this.number(),
+                    ytd: cells.ytd.as_ref().and_then(CellRead::number),
+                    cell: cells.raw.this_period.cell.clone(),
+                    ytd_cell,
+                },
+            );
+        }
+        let mut communes = BTreeMap::new();
+        for commune in &self.raw.communes {
+            let Some(code) = &commune.code else { continue };
+            communes.entry(code.clone()).or_insert_with(|| CommuneFlags {
+                name: commune.name.clone(),
+                flags: commune
+                    .flags
+                    .iter()
+                    .map(|f| (f.key.clone(), f.value.unwrap_or(false)))
+                    .collect(),
+            });
+        }
+        Some(Return {
+            form_code: self.form.code.clone(),
+            version: self.form.version,
+            unit_code: self.unit.code.clone(),
+            unit_name: self.unit.name.clone(),
+            period: self.period,
+            sheet: self.raw.sheet.clone(),
+            values,
+            commune_sheet: self.raw.commune_sheet.clone(),
+            communes,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -2,5 +2,11 @@
 //! test is named after the case it covers. Tests run the real `baocao`
 //! binary on temporary workspaces and read what it wrote back with calamine.
 
+// Test helpers unwrap freely: a failure is a failed test (clippy's
+// allow-unwrap-in-tests covers #[test] functions only, not their helpers).
+#![allow(clippy::unwrap_used)]
+
 mod common;
 mod foundation;
+mod ingest;
+mod report;

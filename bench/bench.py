@@ -1,0 +1,511 @@
+"""Runs the benchmark of bench/run.sh and writes its results (Markdown).
+
+Contenders, run interleaved (each round runs every contender once, in a
+rotating order) on the same synthetic corpus:
+
+- floor-Nt   examples/floor.rs on N threads: inflate and XML-tokenise the
+             sheets a reader needs, extract nothing;
+- baocao-Nt  `baocao ingest` into a fresh copy of the synth workspace with
+             `[ingest] threads = N`, then `baocao report` for the period;
+- polars     bench/baseline_polars.py (polars + fastexcel);
+- pandas     bench/baseline_pandas.py (pandas + openpyxl).
+
+Before any timing is reported, the consolidated province figures of every
+round must agree (bench/compare.py); if they do not, this stops and says so.
+Each command runs under /usr/bin/time -v for its peak memory; wall time is
+measured around it. Copying the workspace is not timed; Python's start-up
+and imports are.
+
+Only the standard library: it runs with the venv's Python but imports none
+of the baselines' packages.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+TIME = "/usr/bin/time"
+
+
+@dataclass
+class Run:
+    wall: float  # seconds, end to end
+    rss_mb: float  # peak resident set of the largest process
+    cpu: float  # user + system seconds
+    ingest_wall: float | None = None  # baocao only: the ingest step alone
+
+
+@dataclass
+class Scale:
+    name: str
+    corpus: Path  # a synth workspace
+    reps: int
+    slow_reps: int  # for pandas and polars
+    corpus_args: str = ""  # how the corpus was made, for the report
+    returns: int = 0
+    runs: dict[str, list[Run]] = field(default_factory=dict)
+    loads: list[float] = field(default_factory=list)  # 1-minute load average at each round's start
+    summaries: dict[str, str] = field(default_factory=dict)
+
+
+class BenchError(Exception):
+    pass
+
+
+def timed(cmd: list[str], log: Path, cwd: Path | None = None, ok_codes: tuple[int, ...] = (0,)) -> tuple[Run, str]:
+    """Runs `cmd` under /usr/bin/time -v; returns the run and its stdout."""
+    time_file = log.with_suffix(".time")
+    started = time.perf_counter()
+    proc = subprocess.run(
+        [TIME, "-v", "-o", str(time_file), *cmd],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    wall = time.perf_counter() - started
+    log.write_text(f"$ {' '.join(cmd)}\n--- stdout\n{proc.stdout}\n--- stderr\n{proc.stderr}", encoding="utf-8")
+    if proc.returncode not in ok_codes:
+        tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-15:])
+        raise BenchError(f"{' '.join(cmd)} exited {proc.returncode} (log: {log})\n{tail}")
+    report = time_file.read_text(encoding="utf-8")
+    rss_kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", report)[1])
+    user = float(re.search(r"User time \(seconds\): ([\d.]+)", report)[1])
+    system = float(re.search(r"System time \(seconds\): ([\d.]+)", report)[1])
+    return Run(wall=wall, rss_mb=rss_kb / 1024, cpu=user + system), proc.stdout
+
+
+def set_config(path: Path, section: str, values: dict[str, str]) -> None:
+    """Sets keys of one [section] of a TOML file, keeping everything else."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    out, current, pending = [], None, dict(values)
+    for line in lines:
+        stripped = line.strip()
+        if stripped.startswith("[") and not stripped.startswith("[["):
+            if current == section and pending:
+                out.extend(f"{k} = {v}" for k, v in pending.items())
+                pending.clear()
+            current = stripped.strip("[]").strip()
+        key = stripped.split("=", 1)[0].strip() if "=" in stripped and not stripped.startswith("#") else None
+        if current == section and key in pending:
+            out.append(f"{key} = {pending.pop(key)}")
+            continue
+        out.append(line)
+    if pending:
+        if current != section:
+            out.append(f"[{section}]")
+        out.extend(f"{k} = {v}" for k, v in pending.items())
+    path.write_text("\n".join(out) + "\n", encoding="utf-8")
+
+
+def baocao_capability(baocao: Path) -> str | None:
+    """"report", "export" or None: how baocao's consolidated figures can be had."""
+    for command in ("report", "export"):
+        probe = subprocess.run([str(baocao), command, "--help"], capture_output=True, text=True)
+        if probe.returncode == 0:
+            return command
+    return None
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace):
+        self.args = args
+        self.root: Path = args.root
+        self.work: Path = args.work
+        self.capability = baocao_capability(args.baocao)
+
+    # -- contenders ---------------------------------------------------------
+
+    def contenders(self) -> list[str]:
+        names = [f"floor-{t}t" for t in self.args.threads]
+        names += [f"baocao-{t}t" for t in self.args.threads]
+        return names + ["polars", "pandas"]
+
+    def out_dir(self, scale: Scale) -> Path:
+        path = self.work / "out" / scale.name
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def output_of(self, scale: Scale, name: str) -> Path | None:
+        """The file holding a contender's consolidated figures, if it has one."""
+        if name.startswith("floor"):
+            return None
+        if name.startswith("baocao"):
+            if self.capability is None:
+                return None
+            return self.out_dir(scale) / (f"{name}.xlsx" if self.capability == "report" else f"{name}.csv")
+        return self.out_dir(scale) / f"{name}.xlsx"
+
+    def run(self, scale: Scale, name: str) -> tuple[Run, str]:
+        logs = self.work / "logs" / scale.name
+        logs.mkdir(parents=True, exist_ok=True)
+        log = logs / f"{name}.log"
+        inbox = scale.corpus / "inbox"
+        if name.startswith("floor"):
+            threads = name.removeprefix("floor-").removesuffix("t")
+            return timed([str(self.args.floor), "--threads", threads, str(inbox)], log)
+        if name.startswith("baocao"):
+            return self.run_baocao(scale, name, log)
+        script = self.root / "bench" / f"baseline_{name}.py"
+        cmd = [
+            sys.executable,
+            str(script),
+            "--form",
+            str(self.args.form),
+            "--period",
+            self.args.period,
+            "--out",
+            str(self.output_of(scale, name)),
+            str(inbox),
+        ]
+        return timed(cmd, log)
+
+    def run_baocao(self, scale: Scale, name: str, log: Path) -> tuple[Run, str]:
+        threads = name.removeprefix("baocao-").removesuffix("t")
+        workspace = self.work / "ws" / f"{scale.name}-{name}"
+        if workspace.exists():
+            shutil.rmtree(workspace)
+        shutil.copytree(scale.corpus, workspace)
+        set_config(workspace / "baocao.toml", "ingest", {"stable_seconds": "0", "threads": threads})
+        os.sync()  # the copy's dirty pages must not be written back during the timed run
+        baocao = str(self.args.baocao)
+        try:
+            ingest, stdout = timed(
+                [baocao, "--workspace", str(workspace), "ingest"], log.with_name(f"{name}.ingest.log"), ok_codes=(0, 1)
+            )
+            summary = stdout.strip().splitlines()[-1] if stdout.strip() else ""
+            total = Run(wall=ingest.wall, rss_mb=ingest.rss_mb, cpu=ingest.cpu, ingest_wall=ingest.wall)
+            if self.capability is not None:
+                out = self.output_of(scale, name)
+                if self.capability == "report":
+                    cmd = [baocao, "--workspace", str(workspace), "report", "--period", self.args.period, "--out", str(out)]
+                else:
+                    cmd = [baocao, "--workspace", str(workspace), "export", "--period", self.args.period]
+                    cmd += ["--format", "csv", "--out", str(out)]
+                step, _ = timed(cmd, log.with_name(f"{name}.{self.capability}.log"))
+                total.wall += step.wall
+                total.cpu += step.cpu
+                total.rss_mb = max(total.rss_mb, step.rss_mb)
+            return total, summary
+        finally:
+            shutil.rmtree(workspace, ignore_errors=True)
+
+    def compare(self, scale: Scale, names: list[str]) -> None:
+        outputs = [(n, self.output_of(scale, n)) for n in names]
+        outputs = [(n, p) for n, p in outputs if p is not None]
+        # pandas first: the reference, since it is the plainest code.
+        outputs.sort(key=lambda item: item[0] != "pandas")
+        if len(outputs) < 2:
+            return
+        cmd = [sys.executable, str(self.root / "bench" / "compare.py"), "--form", str(self.args.form)]
+        cmd += ["--period", self.args.period, *(f"{n}={p}" for n, p in outputs)]
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise BenchError(
+                f"the contenders do not agree on the consolidated figures of {self.args.period} "
+                f"at {scale.name} scale; no timing counts.\n{proc.stderr.strip()}"
+            )
+        print(f"  {proc.stdout.strip()}")
+
+    # -- the benchmark ------------------------------------------------------
+
+    def measure(self, scale: Scale) -> None:
+        scale.returns = sum(1 for _ in (scale.corpus / "inbox").rglob("*.xlsx"))
+        names = self.contenders()
+        rounds = max(scale.reps, scale.slow_reps)
+        print(f"== {scale.name}: {scale.returns} returns, {rounds} round(s)")
+        for r in range(rounds):
+            order = names[r % len(names) :] + names[: r % len(names)]
+            scale.loads.append(os.getloadavg()[0])
+            ran = []
+            for name in order:
+                reps = scale.slow_reps if name in ("pandas", "polars") else scale.reps
+                if r >= reps:
+                    continue
+                run, summary = self.run(scale, name)
+                scale.runs.setdefault(name, []).append(run)
+                scale.summaries.setdefault(name, summary.strip().splitlines()[-1] if summary.strip() else "")
+                ran.append(name)
+                print(f"  round {r + 1} {name:10} {run.wall:8.3f} s  {run.rss_mb:7.1f} MB")
+            self.compare(scale, ran)
+
+
+# -- the report --------------------------------------------------------------
+
+
+def command_output(cmd: list[str]) -> str:
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, check=False).stdout.strip()
+    except OSError:
+        return ""
+
+
+def machine() -> list[tuple[str, str]]:
+    model = next(
+        (l.split(":", 1)[1].strip() for l in command_output(["lscpu"]).splitlines() if l.startswith("Model name")),
+        platform.processor() or "?",
+    )
+    meminfo = Path("/proc/meminfo").read_text(encoding="utf-8") if Path("/proc/meminfo").exists() else ""
+    mem = re.search(r"MemTotal:\s+(\d+) kB", meminfo)
+    os_name = "?"
+    if Path("/etc/os-release").exists():
+        m = re.search(r'PRETTY_NAME="([^"]+)"', Path("/etc/os-release").read_text(encoding="utf-8"))
+        os_name = m[1] if m else "?"
+    return [
+        ("cores (`nproc`)", command_output(["nproc"])),
+        ("CPU (`lscpu`)", model),
+        ("memory", f"{int(mem[1]) / 1024 / 1024:.1f} GiB" if mem else "?"),
+        ("system", f"{os_name}, Linux {platform.release()}"),
+    ]
+
+
+def versions(args: argparse.Namespace) -> list[tuple[str, str]]:
+    from importlib import metadata
+
+    rows = [
+        ("baocao", command_output([str(args.baocao), "--version"])),
+        ("commit", command_output(["git", "-C", str(args.root), "describe", "--always", "--dirty"])),
+        ("rustc", command_output(["rustc", "--version"])),
+        ("Python", platform.python_version()),
+    ]
+    for package in ("pandas", "openpyxl", "polars", "fastexcel", "xlsxwriter", "numpy"):
+        try:
+            rows.append((package, metadata.version(package)))
+        except metadata.PackageNotFoundError:
+            rows.append((package, "not installed"))
+    return rows
+
+
+def fmt(seconds: float) -> str:
+    return f"{seconds:.3f}" if seconds < 10 else f"{seconds:.1f}"
+
+
+def ratio(a: float | None, b: float | None) -> str:
+    return f"{a / b:.1f}×" if a and b else "–"
+
+
+def write_results(path: Path, bench: Bench, scales: list[Scale], started: dt.datetime, elapsed: float) -> None:
+    args = bench.args
+    threads = args.threads
+    lines = [
+        "# Benchmark results",
+        "",
+        f"Generated by `bench/run.sh` on {started:%Y-%m-%d %H:%M} UTC in {elapsed / 60:.1f} min of runs; "
+        "do not edit by hand — run the script again.",
+        "",
+        "The job: read every district return of a year (form 01/PCMD-H, synthetic corpus from `baocao synth`), "
+        "check it, and write the consolidated provincial workbook (01/PCMD-T) for the year "
+        f"`{args.period}`. Contenders run interleaved on the same files (warm page cache); wall time is end to "
+        "end (baocao: `ingest` into a fresh copy of the synth workspace, then "
+        f"`{bench.capability or 'nothing'}`; Python: the whole script, start-up and imports included). "
+        "Peak memory is the largest resident set of the contender's processes (`/usr/bin/time -v`). "
+        "The floor only inflates and XML-tokenises the parts a reader needs (workbook, relationships, "
+        "shared strings, sheets `Bieu01` and `Xa`) and extracts nothing.",
+        "",
+    ]
+    if bench.capability is None:
+        lines += [
+            "**baocao has neither `report` nor `export` in this build**: its figures could not be checked "
+            "against the baselines, so its rows time `ingest` alone and no end-to-end ratio is given.",
+            "",
+        ]
+    elif bench.capability == "export":
+        lines += [
+            "baocao has no `report` command in this build: its figures come from `export --format csv`, "
+            "and its end-to-end time is `ingest` + `export`.",
+            "",
+        ]
+    lines += ["## Machine", "", "| | |", "|---|---|"]
+    lines += [f"| {k} | {v} |" for k, v in machine()]
+    lines += ["", "## Versions", "", "| | |", "|---|---|"]
+    lines += [f"| {k} | {v} |" for k, v in versions(args)]
+
+    for scale in scales:
+        lines += [
+            "",
+            f"## {scale.name.capitalize()} scale: {scale.returns} returns",
+            "",
+            f"Corpus: `baocao synth {scale.corpus_args}`. "
+            f"Repetitions: {scale.reps} (floor, baocao), {scale.slow_reps} (pandas, polars). "
+            "The consolidated province figures of every round agreed between "
+            + ", ".join(n for n in bench.contenders() if bench.output_of(scale, n) is not None)
+            + " (`bench/compare.py`).",
+            "",
+            f"Load average (1 min) at the start of the rounds: {min(scale.loads):.2f}–{max(scale.loads):.2f} "
+            "(anything well above 0 means other work shared the machine's cores).",
+            "",
+            "| contender | runs | median s | min–max s | CPU s (median) | peak MB | returns/s |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        med: dict[str, float] = {}
+        ingest_med: dict[str, float] = {}
+        peak: dict[str, float] = {}
+        for name in bench.contenders():
+            runs = scale.runs.get(name, [])
+            if not runs:
+                continue
+            walls = [r.wall for r in runs]
+            med[name] = statistics.median(walls)
+            peak[name] = max(r.rss_mb for r in runs)
+            if runs[0].ingest_wall is not None:
+                ingest_med[name] = statistics.median(r.ingest_wall for r in runs)
+            label = name if not name.startswith("baocao") or bench.capability else f"{name} (ingest only)"
+            lines.append(
+                f"| {label} | {len(runs)} | {fmt(med[name])} | {fmt(min(walls))}–{fmt(max(walls))} | "
+                f"{fmt(statistics.median(r.cpu for r in runs))} | {peak[name]:.0f} | "
+                f"{scale.returns / med[name]:,.0f} |"
+            )
+        for name in bench.contenders():
+            if name in ingest_med and bench.capability:
+                lines.append(
+                    f"| ↳ {name} ingest alone | {len(scale.runs[name])} | {fmt(ingest_med[name])} | | | | "
+                    f"{scale.returns / ingest_med[name]:,.0f} |"
+                )
+        lines += ["", "What each contender said (first round):", ""]
+        lines += [f"- {name}: `{text}`" for name, text in scale.summaries.items() if text]
+
+        lines += [
+            "",
+            "Ratios (medians; \"× faster\" = the other's time ÷ baocao's):",
+            "",
+            "| threads | baocao vs pandas | baocao vs polars | baocao ingest ÷ floor |",
+            "|---|---|---|---|",
+        ]
+        for t in threads:
+            b, f = f"baocao-{t}t", f"floor-{t}t"
+            end_to_end = bench.capability is not None
+            lines.append(
+                f"| {t} | {ratio(med.get('pandas'), med.get(b)) + ' faster' if end_to_end else '–'} | "
+                f"{ratio(med.get('polars'), med.get(b)) + ' faster' if end_to_end else '–'} | "
+                f"{ratio(ingest_med.get(b), med.get(f))} |"
+            )
+        if len(threads) >= 2:
+            lo, hi = threads[0], threads[-1]
+            lines.append("")
+            lines.append(
+                f"Scaling {lo}→{hi} threads: baocao {ratio(med.get(f'baocao-{lo}t'), med.get(f'baocao-{hi}t'))}, "
+                f"baocao ingest {ratio(ingest_med.get(f'baocao-{lo}t'), ingest_med.get(f'baocao-{hi}t'))}, "
+                f"floor {ratio(med.get(f'floor-{lo}t'), med.get(f'floor-{hi}t'))}."
+            )
+        lines += targets(scale, bench, med, ingest_med, peak)
+    lines += [
+        "",
+        "## How to run",
+        "",
+        "`bash bench/run.sh` (national and province scale; `--tiny` for a 36-return check of the script, "
+        "`--help` for the options). Logs of every command: `bench/work/logs/`; outputs: `bench/work/out/`.",
+        "",
+    ]
+    path.write_text("\n".join(lines), encoding="utf-8")
+
+
+def targets(scale: Scale, bench: Bench, med: dict, ingest_med: dict, peak: dict) -> list[str]:
+    """Issue 6's targets, checked on this scale's figures (2 threads)."""
+    t_lo, t_hi = bench.args.threads[0], bench.args.threads[-1]
+    b, f = f"baocao-{t_hi}t", f"floor-{t_hi}t"
+    if bench.capability is None or b not in med or scale.name == "tiny":
+        return []
+
+    def row(what: str, value: float | None, target: str, ok: bool | None) -> str:
+        shown = "–" if value is None else f"{value:.2f}"
+        verdict = "–" if ok is None else ("met" if ok else "**not met**")
+        return f"| {what} | {shown} | {target} | {verdict} |"
+
+    def ratio_of(a: float | None, b_: float | None) -> float | None:
+        return a / b_ if a and b_ else None
+
+    vs_pandas = ratio_of(med.get("pandas"), med.get(b))
+    vs_polars = ratio_of(med.get("polars"), med.get(b))
+    to_floor = ratio_of(ingest_med.get(b), med.get(f))
+    scaling = ratio_of(med.get(f"baocao-{t_lo}t"), med.get(b))
+    out = [
+        "",
+        f"Targets of issue 6 at this scale (baocao on {t_hi} threads):",
+        "",
+        "| what | measured | target | |",
+        "|---|---|---|---|",
+        row("× faster than pandas + openpyxl", vs_pandas, "≥ 40", None if vs_pandas is None else vs_pandas >= 40),
+        row("× faster than polars + fastexcel", vs_polars, "≥ 4", None if vs_polars is None else vs_polars >= 4),
+        row("ingest ÷ floor", to_floor, "≤ 1.5", None if to_floor is None else to_floor <= 1.5),
+        row(
+            f"speed-up {t_lo}→{t_hi} threads",
+            scaling,
+            "≥ 1.8",
+            None if scaling is None or t_lo == t_hi else scaling >= 1.8,
+        ),
+    ]
+    if scale.name == "national":
+        out += [
+            row("wall time, s (ingest + report)", med[b], "< 6", med[b] < 6),
+            row("peak memory, MB", peak[b], "< 500", peak[b] < 500),
+        ]
+    return out
+
+
+def parse_scale(text: str) -> Scale:
+    """NAME:CORPUS_DIR:REPS[:SLOW_REPS[:SYNTH ARGS]]"""
+    parts = text.split(":", 4)
+    if len(parts) < 3:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected NAME:CORPUS_DIR:REPS[:SLOW_REPS[:SYNTH_ARGS]]")
+    reps = int(parts[2])
+    slow = int(parts[3]) if len(parts) > 3 and parts[3] else reps
+    return Scale(
+        name=parts[0], corpus=Path(parts[1]), reps=reps, slow_reps=slow, corpus_args=parts[4] if len(parts) > 4 else ""
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--root", type=Path, required=True, help="the repository")
+    parser.add_argument("--baocao", type=Path, required=True)
+    parser.add_argument("--floor", type=Path, required=True)
+    parser.add_argument("--form", type=Path, required=True)
+    parser.add_argument("--period", default="2015")
+    parser.add_argument("--work", type=Path, required=True)
+    parser.add_argument("--results", type=Path, required=True)
+    parser.add_argument("--threads", type=lambda s: [int(x) for x in s.split(",")], default=[1, 2])
+    parser.add_argument("--scale", type=parse_scale, action="append", required=True)
+    args = parser.parse_args()
+    if not Path(TIME).exists():
+        print(f"bench: {TIME} is missing (bash bench/setup.sh installs it)", file=sys.stderr)
+        return 2
+
+    bench = Bench(args)
+    if bench.capability is None:
+        print("bench: this baocao build has neither `report` nor `export`: baocao's figures cannot be checked; "
+              "its rows will time `ingest` alone and be left out of the agreement check", file=sys.stderr)
+    elif bench.capability == "export":
+        print("bench: this baocao build has no `report`: using `export --format csv` for its figures", file=sys.stderr)
+    started = dt.datetime.now(dt.timezone.utc)
+    clock = time.perf_counter()
+    try:
+        for scale in args.scale:
+            bench.measure(scale)
+    except BenchError as e:
+        print(f"bench: STOPPED: {e}", file=sys.stderr)
+        return 1
+    write_results(args.results, bench, args.scale, started, time.perf_counter() - clock)
+    (args.work / "results.json").write_text(
+        json.dumps(
+            {s.name: {n: [r.__dict__ for r in runs] for n, runs in s.runs.items()} for s in args.scale}, indent=1
+        ),
+        encoding="utf-8",
+    )
+    print(f"bench: wrote {args.results}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,282 @@
+//! The feedback workbook each district gets for every processed file, in
+//! Vietnamese: the verdict in one line, every finding with its sheet and
+//! cell, and the values as read so the district can compare them with its
+//! own copy. Rows of the values sheet that carry a finding are highlighted
+//! and each finding links to its row.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use rust_xlsxwriter::{Color, Format, FormatAlign, FormatBorder, Url, Workbook, Worksheet, XlsxError};
+
+use crate::domain::{Form, Severity};
+use crate::error::Error;
+use crate::findings::Finding;
+use crate::store::{Status, StoredValue};
+use crate::template::write_atomically;
+
+/// What the feedback says about one file.
+#[derive(Debug, Clone)]
+pub struct FeedbackInput<'a> {
+    /// File name as received.
+    pub file_name: &'a str,
+    pub received_at: &'a str,
+    pub status: Status,
+    pub unit: Option<(&'a str, &'a str)>,
+    pub period: Option<String>,
+    /// The form the file was read with, when known.
+    pub form: Option<&'a Form>,
+    pub values: &'a [StoredValue],
+    pub findings: &'a [Finding],
+    /// An earlier submission this one replaces.
+    pub supersedes: Option<String>,
+}
+
+const VALUES_SHEET: &str = "So lieu da doc";
+
+/// Writes the feedback workbook to `path` (temporary file, then rename).
+///
+/// # Errors
+/// [`Error::Workbook`] or [`Error::Io`].
+pub fn write_feedback(path: &Path, input: &FeedbackInput<'_>) -> Result<(), Error> {
+    let wrap = |e: XlsxError| Error::Workbook {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    };
+    let mut workbook = build(input).map_err(wrap)?;
+    let bytes = workbook.save_to_buffer().map_err(wrap)?;
+    write_atomically(path, &bytes)
+}
+
+/// The verdict in one Vietnamese sentence.
+pub fn verdict(input: &FeedbackInput<'_>) -> String {
+    let errors = input.findings.iter().filter(|f| f.severity == Severity::Error).count();
+    let warnings = input.findings.len() - errors;
+    match input.status {
+        Status::Accepted => "BÁO CÁO ĐƯỢC CHẤP NHẬN: không phát hiện sai sót.".to_string(),
+        Status::Warnings => {
+            format!("BÁO CÁO ĐƯỢC CHẤP NHẬN, CÓ {warnings} CẢNH BÁO: đề nghị đơn vị kiểm tra lại các ô nêu dưới đây.")
+        }
+        Status::Rejected => format!(
+            "BÁO CÁO BỊ TỪ CHỐI: có {errors} lỗi{}. Đề nghị đơn vị sửa các ô nêu dưới đây và gửi lại.",
+            if warnings > 0 {
+                format!(" và {warnings} cảnh báo")
+            } else {
+                String::new()
+            }
+        ),
+    }
+}
+
+fn build(input: &FeedbackInput<'_>) -> Result<Workbook, XlsxError> {
+    let base = Format::new().set_font_name("Times New Roman").set_font_size(12);
+    let bold = base.clone().set_bold();
+    let title = base.clone().set_bold().set_font_size(14);
+    let verdict_color = match input.status {
+        Status::Accepted => Color::RGB(0x1E7B34),
+        Status::Warnings => Color::RGB(0x9C6500),
+        Status::Rejected => Color::RGB(0xC00000),
+    };
+    let verdict_format = base.clone().set_bold().set_font_size(13).set_font_color(verdict_color);
+    let header = base
+        .clone()
+        .set_bold()
+        .set_border(FormatBorder::Thin)
+        .set_text_wrap()
+        .set_align(FormatAlign::Center)
+        .set_background_color(Color::RGB(0xD9E1F2));
+    let cell = base
+        .clone()
+        .set_border(FormatBorder::Thin)
+        .set_text_wrap()
+        .set_align(FormatAlign::Top);
+    let error_cell = cell.clone().set_background_color(Color::RGB(0xFFC7CE));
+    let warning_cell = cell.clone().set_background_color(Color::RGB(0xFFEB9C));
+    let link = cell
+        .clone()
+        .set_font_color(Color::RGB(0x0563C1))
+        .set_underline(rust_xlsxwriter::FormatUnderline::Single);
+
+    let mut workbook = Workbook::new();
+    let summary = workbook.add_worksheet();
+    summary.set_name("Ket qua")?;
+    summary.write_string_with_format(0, 0, "PHẢN HỒI KẾT QUẢ KIỂM TRA BÁO CÁO", &title)?;
+    summary.write_string_with_format(1, 0, verdict(input), &verdict_format)?;
+    let mut row = 3;
+    let unit = input
+        .unit
+        .map(|(code, name)| format!("{name} ({code})"))
+        .unwrap_or_else(|| "(không xác định được)".into());
+    let form = input
+        .form
+        .map(Form::label)
+        .unwrap_or_else(|| "(không xác định được)".into());
+    for (label, value) in [
+        ("Tệp:", input.file_name.to_string()),
+        ("Thời điểm nhận:", input.received_at.to_string()),
+        ("Đơn vị:", unit),
+        (
+            "Kỳ báo cáo:",
+            input.period.clone().unwrap_or_else(|| "(không xác định được)".into()),
+        ),
+        ("Biểu:", form),
+        ("Kết quả:", input.status.vietnamese().to_string()),
+    ] {
+        summary.write_string_with_format(row, 0, label, &bold)?;
+        summary.write_string_with_format(row, 1, value, &base)?;
+        row += 1;
+    }
+    if let Some(old) = &input.supersedes {
+        summary.write_string_with_format(row, 0, "Thay thế:", &bold)?;
+        summary.write_string_with_format(row, 1, format!("báo cáo đã nhận trước đó ({old})"), &base)?;
+        row += 1;
+    }
+    row += 1;
+
+    // Row of each line on the values sheet, for links.
+    let mut value_rows: BTreeMap<&str, u32> = BTreeMap::new();
+    for (i, v) in input.values.iter().enumerate() {
+        value_rows.insert(v.line.as_str(), i as u32 + 2);
+    }
+
+    if input.findings.is_empty() {
+        summary.write_string_with_format(row, 0, "Không có sai sót nào.", &base)?;
+    } else {
+        let headers = [
+            "STT",
+            "Mức độ",
+            "Quy tắc",
+            "Trang",
+            "Ô",
+            "Mã số",
+            "Chỉ tiêu",
+            "Giá trị đọc được",
+            "Yêu cầu",
+            "Nội dung",
+        ];
+        for (col, h) in headers.iter().enumerate() {
+            summary.write_string_with_format(row, col as u16, *h, &header)?;
+        }
+        summary.set_freeze_panes(row + 1, 0)?;
+        row += 1;
+        for (i, f) in input.findings.iter().enumerate() {
+            let fmt = if f.severity == Severity::Error {
+                &error_cell
+            } else {
+                &warning_cell
+            };
+            summary.write_number_with_format(row, 0, (i + 1) as f64, fmt)?;
+            summary.write_string_with_format(row, 1, f.severity.vietnamese(), fmt)?;
+            summary.write_number_with_format(row, 2, f64::from(f.rule), fmt)?;
+            summary.write_string_with_format(row, 3, f.location.sheet.as_deref().unwrap_or(""), fmt)?;
+            summary.write_string_with_format(row, 4, f.location.cell.as_deref().unwrap_or(""), fmt)?;
+            let line = f.location.line.as_deref().unwrap_or("");
+            match value_rows.get(line) {
+                Some(target) => {
+                    let url = Url::new(format!("internal:'{VALUES_SHEET}'!A{target}")).set_text(line);
+                    summary.write_url_with_format(row, 5, url, &link)?;
+                }
+                None => {
+                    summary.write_string_with_format(row, 5, line, fmt)?;
+                }
+            }
+            summary.write_string_with_format(row, 6, f.location.line_label.as_deref().unwrap_or(""), fmt)?;
+            summary.write_string_with_format(row, 7, f.value.as_deref().unwrap_or(""), fmt)?;
+            summary.write_string_with_format(row, 8, f.expected.as_deref().unwrap_or(""), fmt)?;
+            summary.write_string_with_format(row, 9, &f.message_vi, fmt)?;
+            row += 1;
+        }
+    }
+    for (col, width) in [
+        (0u16, 18.0),
+        (1, 12.0),
+        (2, 8.0),
+        (3, 10.0),
+        (4, 8.0),
+        (5, 9.0),
+        (6, 40.0),
+        (7, 16.0),
+        (8, 30.0),
+        (9, 60.0),
+    ] {
+        summary.set_column_width(col, width)?;
+    }
+    summary.set_landscape();
+    summary.set_paper_size(9);
+    summary.set_print_fit_to_pages(1, 0);
+
+    let values = workbook.add_worksheet();
+    write_values(values, input, &header, &cell, &error_cell, &warning_cell)?;
+    Ok(workbook)
+}
+
+fn write_values(
+    sheet: &mut Worksheet,
+    input: &FeedbackInput<'_>,
+    header: &Format,
+    cell: &Format,
+    error_cell: &Format,
+    warning_cell: &Format,
+) -> Result<(), XlsxError> {
+    sheet.set_name(VALUES_SHEET)?;
+    let headers = [
+        "Mã số",
+        "Chỉ tiêu",
+        "Đơn vị tính",
+        "Ô",
+        "Kỳ này",
+        "Lũy kế từ đầu năm",
+        "Nhận xét",
+    ];
+    for (col, h) in headers.iter().enumerate() {
+        sheet.write_string_with_format(0, col as u16, *h, header)?;
+    }
+    let mut worst: BTreeMap<&str, (Severity, Vec<String>)> = BTreeMap::new();
+    for f in input.findings {
+        if let Some(line) = f.location.line.as_deref() {
+            let entry = worst.entry(line).or_insert((Severity::Warning, Vec::new()));
+            if f.severity == Severity::Error {
+                entry.0 = Severity::Error;
+            }
+            entry.1.push(format!("{}: {}", f.severity.vietnamese(), f.message_vi));
+        }
+    }
+    for (i, v) in input.values.iter().enumerate() {
+        let row = i as u32 + 1;
+        let (fmt, note) = match worst.get(v.line.as_str()) {
+            Some((Severity::Error, notes)) => (error_cell, notes.join("\n")),
+            Some((Severity::Warning, notes)) => (warning_cell, notes.join("\n")),
+            None => (cell, String::new()),
+        };
+        let line = input.form.and_then(|f| f.line(&v.line));
+        sheet.write_string_with_format(row, 0, &v.line, fmt)?;
+        sheet.write_string_with_format(row, 1, line.map(|l| l.label.as_str()).unwrap_or(""), fmt)?;
+        sheet.write_string_with_format(row, 2, line.map(|l| l.unit.as_str()).unwrap_or(""), fmt)?;
+        sheet.write_string_with_format(row, 3, v.cell.as_deref().unwrap_or(""), fmt)?;
+        match v.value {
+            Some(x) => sheet.write_number_with_format(row, 4, x, fmt)?,
+            None => sheet.write_string_with_format(row, 4, "(trống)", fmt)?,
+        };
+        match v.ytd {
+            Some(x) => sheet.write_number_with_format(row, 5, x, fmt)?,
+            None => sheet.write_blank(row, 5, fmt)?,
+        };
+        sheet.write_string_with_format(row, 6, &note, fmt)?;
+    }
+    for (col, width) in [
+        (0u16, 9.0),
+        (1, 55.0),
+        (2, 12.0),
+        (3, 8.0),
+        (4, 14.0),
+        (5, 14.0),
+        (6, 60.0),
+    ] {
+        sheet.set_column_width(col, width)?;
+    }
+    sheet.set_freeze_panes(1, 0)?;
+    sheet.set_paper_size(9);
+    sheet.set_landscape();
+    sheet.set_print_fit_to_pages(1, 0);
+    Ok(())
+}

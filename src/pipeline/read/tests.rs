@@ -1,0 +1,335 @@
+use std::io::Write;
+use std::time::Instant;
+
+use super::*;
+use crate::pipeline::read::fixtures::env;
+
+fn zip_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut writer = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+    for (name, data) in entries {
+        writer.start_file(*name, options).expect("start");
+        writer.write_all(data).expect("write");
+    }
+    writer.finish().expect("finish").into_inner()
+}
+
+fn xlsx_bytes(build: impl FnOnce(&mut rust_xlsxwriter::Worksheet)) -> Vec<u8> {
+    let mut workbook = rust_xlsxwriter::Workbook::new();
+    build(workbook.add_worksheet());
+    workbook.save_to_buffer().expect("xlsx")
+}
+
+fn template_bytes() -> Vec<u8> {
+    let env = env();
+    let spec = env.valid_spec();
+    let (path, _) = env.write("r.xlsx", &spec);
+    std::fs::read(path).expect("bytes")
+}
+
+#[test]
+fn a_pdf_renamed_xlsx_is_not_a_workbook() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("BaoCao_T6.xlsx");
+    std::fs::write(
+        &path,
+        b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog >>\nendobj\n",
+    )
+    .expect("write");
+    let problem = read_workbook(&path, &ReadLimits::default()).expect_err("not a workbook");
+    assert_eq!(
+        problem,
+        ReadProblem::NotAWorkbook {
+            looks_like: FileKind::Pdf
+        }
+    );
+    let finding = problem.to_finding("BaoCao_T6.xlsx", Severity::Error);
+    assert_eq!(finding.rule, 1);
+    assert!(finding.message_vi.contains("PDF"), "{}", finding.message_vi);
+    assert!(finding.message_en.contains("PDF"));
+}
+
+#[test]
+fn a_word_document_renamed_xlsx_says_it_is_a_word_document() {
+    let bytes = zip_of(&[
+        ("[Content_Types].xml", b"<Types/>"),
+        ("word/document.xml", b"<w:document/>"),
+    ]);
+    assert_eq!(
+        read_workbook_bytes(bytes, &ReadLimits::default()),
+        Err(ReadProblem::NotAWorkbook {
+            looks_like: FileKind::WordDocument
+        })
+    );
+}
+
+#[test]
+fn other_contents_are_named() {
+    assert_eq!(
+        sniff(b"<html><body><table><tr><td>1</td></tr></table>"),
+        Sniffed::Other(FileKind::Html)
+    );
+    assert_eq!(sniff(b"Ma so;Ky nay\nA01;10\n"), Sniffed::Other(FileKind::PlainText));
+    assert_eq!(
+        sniff(b"<?xml version=\"1.0\"?><Workbook xmlns=\"urn:schemas-microsoft-com:office:spreadsheet\">"),
+        Sniffed::Other(FileKind::SpreadsheetXml2003)
+    );
+    assert_eq!(sniff(b"\x89PNG\r\n\x1a\n"), Sniffed::Other(FileKind::Image));
+    assert_eq!(sniff(&[0u8, 159, 146, 150, 0, 1]), Sniffed::Other(FileKind::Unknown));
+}
+
+#[test]
+fn a_truncated_xlsx_is_corrupt() {
+    let bytes = template_bytes();
+    let half = bytes[..bytes.len() / 2].to_vec();
+    assert!(matches!(
+        read_workbook_bytes(half, &ReadLimits::default()),
+        Err(ReadProblem::Corrupt { .. })
+    ));
+}
+
+#[test]
+fn damaged_bytes_never_panic() {
+    let bytes = template_bytes();
+    let step = bytes.len() / 40;
+    for i in 0..40 {
+        let mut damaged = bytes.clone();
+        let at = i * step;
+        for b in damaged.iter_mut().skip(at).take(64) {
+            *b ^= 0x5A;
+        }
+        // Any answer will do, as long as it is an answer.
+        let _ = read_workbook_bytes(damaged, &ReadLimits::default());
+    }
+}
+
+#[test]
+fn an_empty_workbook_and_an_empty_file_are_empty() {
+    let bytes = xlsx_bytes(|_| {});
+    assert!(matches!(
+        read_workbook_bytes(bytes, &ReadLimits::default()),
+        Err(ReadProblem::Empty { .. })
+    ));
+    assert!(matches!(
+        read_workbook_bytes(Vec::new(), &ReadLimits::default()),
+        Err(ReadProblem::Empty { .. })
+    ));
+}
+
+#[test]
+fn an_encrypted_workbook_is_recognised_by_its_container() {
+    let mut bytes = OLE_MAGIC.to_vec();
+    bytes.resize(1024, 0);
+    for name in ["EncryptionInfo", "EncryptedPackage"] {
+        bytes.extend(name.encode_utf16().flat_map(u16::to_le_bytes));
+        bytes.resize(bytes.len() + 64, 0);
+    }
+    assert!(is_encrypted_ole(&bytes));
+    assert_eq!(
+        read_workbook_bytes(bytes, &ReadLimits::default()),
+        Err(ReadProblem::Encrypted)
+    );
+    let finding = ReadProblem::Encrypted.to_finding("f.xlsx", Severity::Error);
+    assert!(finding.message_vi.contains("mật khẩu"));
+    // A Word 97 document in an OLE file is named, not tried as xls.
+    let mut word = OLE_MAGIC.to_vec();
+    word.resize(512, 0);
+    word.extend("WordDocument".encode_utf16().flat_map(u16::to_le_bytes));
+    assert!(!is_encrypted_ole(&word));
+    assert_eq!(
+        read_workbook_bytes(word, &ReadLimits::default()),
+        Err(ReadProblem::NotAWorkbook {
+            looks_like: FileKind::OldWordDocument
+        })
+    );
+}
+
+#[test]
+fn a_stray_cell_at_xfd1048576_stays_sparse_and_quick() {
+    let bytes = xlsx_bytes(|sheet| {
+        sheet.write_string(0, 0, "Biểu số:").expect("a1");
+        sheet.write_number(1_048_575, 16_383, 1.0).expect("xfd");
+    });
+    let started = Instant::now();
+    let workbook = read_workbook_bytes(bytes, &ReadLimits::default()).expect("reads");
+    assert!(started.elapsed().as_secs() < 5);
+    let sheet = &workbook.sheets[0];
+    assert_eq!(sheet.cells.len(), 2);
+    assert_eq!(sheet.value(1_048_575, 16_383), &CellValue::Number(1.0));
+    assert_eq!(a1(1_048_575, 16_383), "XFD1048576");
+}
+
+#[test]
+fn too_many_cells_in_a_sheet_is_too_large() {
+    let bytes = xlsx_bytes(|sheet| {
+        for row in 0..50 {
+            sheet.write_number(row, 0, f64::from(row)).expect("cell");
+        }
+    });
+    let limits = ReadLimits {
+        max_sheet_cells: 20,
+        ..ReadLimits::default()
+    };
+    assert!(matches!(
+        read_workbook_bytes(bytes, &limits),
+        Err(ReadProblem::TooLarge {
+            cap: Cap::SheetCells,
+            limit: 20,
+            ..
+        })
+    ));
+}
+
+#[test]
+fn a_workbook_above_the_declared_inflate_cap_is_too_large() {
+    let limits = ReadLimits {
+        max_inflated_bytes: 10_000,
+        ..ReadLimits::default()
+    };
+    let problem = read_workbook_bytes(template_bytes(), &limits).expect_err("too large");
+    assert!(
+        matches!(
+            problem,
+            ReadProblem::TooLarge {
+                cap: Cap::DeclaredInflatedBytes,
+                limit: 10_000,
+                ..
+            }
+        ),
+        "{problem:?}"
+    );
+    let finding = problem.to_finding("f.xlsx", Severity::Error);
+    assert_eq!(finding.expected.as_deref(), Some("≤ 10000"));
+}
+
+/// Rewrites every declared uncompressed size of a zip to `size`, as a bomb does.
+fn lie_about_sizes(bytes: &mut [u8], size: u32) {
+    let mut i = 0;
+    while i + 30 <= bytes.len() {
+        let offset = match &bytes[i..i + 4] {
+            b"PK\x03\x04" => Some(22),
+            b"PK\x01\x02" => Some(24),
+            _ => None,
+        };
+        if let Some(offset) = offset {
+            bytes[i + offset..i + offset + 4].copy_from_slice(&size.to_le_bytes());
+        }
+        i += 1;
+    }
+}
+
+/// A zip that declares tiny sizes and inflates to megabytes: the zip crate
+/// itself refuses to inflate past a declared size (a corrupt file), and the
+/// byte counter stops anything that would slip through at the cap.
+#[test]
+fn a_sheet_that_inflates_beyond_the_cap_is_stopped_while_inflating() {
+    let big = vec![b' '; 3_000_000];
+    let mut bytes = zip_of(&[
+        ("[Content_Types].xml", b"<Types/>"),
+        ("xl/workbook.xml", b"<workbook/>"),
+        ("xl/worksheets/sheet1.xml", &big),
+    ]);
+    assert!(bytes.len() < 100_000, "deflated to {}", bytes.len());
+    lie_about_sizes(&mut bytes, 10);
+    let limits = ReadLimits {
+        max_inflated_bytes: 1_000_000,
+        ..ReadLimits::default()
+    };
+    match read_workbook_bytes(bytes, &limits) {
+        Err(ReadProblem::TooLarge {
+            cap: Cap::InflatedBytes,
+            ..
+        })
+        | Err(ReadProblem::Corrupt { .. }) => {}
+        other => panic!("a lying zip must not be read: {other:?}"),
+    }
+}
+
+#[test]
+fn formulas_are_read_with_their_stored_results_or_lack_of_them() {
+    let bytes = xlsx_bytes(|sheet| {
+        sheet.write_string(0, 0, "x").expect("a1");
+        sheet.write_formula(1, 0, "=1+2").expect("formula");
+        sheet.set_formula_result(1, 0, "3");
+        sheet.write_formula(2, 0, "=SUM(A1:A2)").expect("formula");
+        sheet.set_formula_result(2, 0, "");
+        sheet.write_formula(3, 0, "=1/0").expect("formula");
+        sheet.set_formula_result(3, 0, "#DIV/0!");
+        sheet.write_formula(4, 0, "=#REF!+1").expect("formula");
+        sheet.set_formula_result(4, 0, "#REF!");
+    });
+    let workbook = read_workbook_bytes(bytes, &ReadLimits::default()).expect("reads");
+    let sheet = &workbook.sheets[0];
+    let computed = sheet.get(1, 0).expect("A2");
+    assert_eq!(computed.value, CellValue::Number(3.0));
+    assert_eq!(computed.formula.as_deref(), Some("1+2"));
+    let never = sheet.get(2, 0).expect("A3");
+    assert!(never.is_formula_without_result(), "{never:?}");
+    assert_eq!(sheet.value(3, 0), &CellValue::Error("#DIV/0!".into()));
+    assert_eq!(sheet.value(4, 0), &CellValue::Error("#REF!".into()));
+}
+
+#[test]
+fn merged_areas_and_dates_are_kept() {
+    let bytes = xlsx_bytes(|sheet| {
+        let format = rust_xlsxwriter::Format::new();
+        sheet.merge_range(0, 0, 0, 5, "Tiêu đề", &format).expect("merge");
+        let date_format = rust_xlsxwriter::Format::new().set_num_format("dd/mm/yyyy");
+        let date = rust_xlsxwriter::ExcelDateTime::from_ymd(2015, 6, 15).expect("date");
+        sheet
+            .write_datetime_with_format(2, 1, &date, &date_format)
+            .expect("date");
+    });
+    let workbook = read_workbook_bytes(bytes, &ReadLimits::default()).expect("reads");
+    let sheet = &workbook.sheets[0];
+    assert_eq!(
+        sheet.merge_at(0, 0),
+        Some(&Merge {
+            first: (0, 0),
+            last: (0, 5)
+        })
+    );
+    match sheet.value(2, 1) {
+        CellValue::DateTime { datetime: Some(dt), .. } => {
+            assert_eq!(dt.date(), chrono::NaiveDate::from_ymd_opt(2015, 6, 15).expect("date"))
+        }
+        other => panic!("not a date: {other:?}"),
+    }
+}
+
+#[test]
+fn an_ods_file_reads_like_any_other() {
+    let content = r#"<?xml version="1.0" encoding="UTF-8"?>
+<office:document-content xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" office:version="1.2">
+<office:body><office:spreadsheet>
+<table:table table:name="Bieu01">
+<table:table-row><table:table-cell office:value-type="string"><text:p>Mã đơn vị:</text:p></table:table-cell><table:table-cell office:value-type="float" office:value="61"><text:p>61</text:p></table:table-cell></table:table-row>
+<table:table-row table:number-rows-repeated="3"><table:table-cell table:number-columns-repeated="2"/></table:table-row>
+<table:table-row><table:table-cell table:formula="of:=1+1"/><table:table-cell office:value-type="string"><text:p>x</text:p></table:table-cell></table:table-row>
+</table:table>
+</office:spreadsheet></office:body></office:document-content>"#;
+    let manifest = r#"<?xml version="1.0" encoding="UTF-8"?>
+<manifest:manifest xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0"><manifest:file-entry manifest:full-path="/" manifest:media-type="application/vnd.oasis.opendocument.spreadsheet"/></manifest:manifest>"#;
+    let bytes = zip_of(&[
+        ("mimetype", b"application/vnd.oasis.opendocument.spreadsheet"),
+        ("content.xml", content.as_bytes()),
+        ("META-INF/manifest.xml", manifest.as_bytes()),
+    ]);
+    let workbook = read_workbook_bytes(bytes, &ReadLimits::default()).expect("reads");
+    assert_eq!(workbook.format, WorkbookFormat::Ods);
+    let sheet = workbook.sheet("Bieu01").expect("sheet");
+    assert_eq!(sheet.value(0, 1), &CellValue::Number(61.0));
+    assert_eq!(sheet.value(4, 1), &CellValue::Text("x".into()));
+    assert!(
+        sheet.get(4, 0).is_some_and(Cell::is_formula_without_result),
+        "{:?}",
+        sheet.get(4, 0)
+    );
+}
+
+#[test]
+fn the_template_reads_with_every_sheet() {
+    let workbook = read_workbook_bytes(template_bytes(), &ReadLimits::default()).expect("reads");
+    assert_eq!(workbook.format, WorkbookFormat::Xlsx);
+    assert_eq!(workbook.sheet_names(), vec!["Bieu01", "Xa", "HuongDan"]);
+}

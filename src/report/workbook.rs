@@ -1,0 +1,884 @@
+//! The consolidated workbook for the ministry, in Vietnamese, written with
+//! rust_xlsxwriter to a temporary file renamed into place. Sheets:
+//! `01-PCMD-T` (the provincial form: province, year to date, same period
+//! last year, change, one column per district; the province cells are SUM
+//! formulas with their computed results stored), `Tiến độ kế hoạch`,
+//! `Tình hình nộp`, `Danh sách xã`, `Cảnh báo`, `Biểu đồ` and `Nguồn`.
+//!
+//! A reader tool relies on this: the `01-PCMD-T` sheet has exactly one
+//! header row containing `Mã số` and `Toàn tỉnh`.
+
+use std::path::Path;
+
+use rust_xlsxwriter::{
+    Chart, ChartType, Color, ConditionalFormatCell, ConditionalFormatCellRule, Format, FormatAlign, FormatBorder,
+    FormatPattern, Formula, Note, Workbook, Worksheet, XlsxError,
+};
+
+use crate::domain::plan::Comparison;
+use crate::domain::LineKind;
+use crate::error::Error;
+use crate::report::completeness::{missing_months, Rates};
+use crate::report::consolidate::{change_percent, Figure};
+use crate::report::{ReportData, TREND_LINES};
+use crate::template::{column_letter, write_atomically};
+
+/// Name of the provincial form sheet.
+pub const FORM_SHEET: &str = "01-PCMD-T";
+const PLAN_SHEET: &str = "Tiến độ kế hoạch";
+const COMPLETENESS_SHEET: &str = "Tình hình nộp";
+const COMMUNES_SHEET: &str = "Danh sách xã";
+const WARNINGS_SHEET: &str = "Cảnh báo";
+const CHARTS_SHEET: &str = "Biểu đồ";
+const SOURCES_SHEET: &str = "Nguồn";
+
+/// Row (0-based) of the header of the provincial form sheet.
+pub const HEADER_ROW: u32 = 8;
+/// First district column of the provincial form sheet.
+pub const FIRST_UNIT_COL: u16 = 8;
+
+struct Styles {
+    base: Format,
+    bold: Format,
+    bold_center: Format,
+    italic_center: Format,
+    title: Format,
+    header: Format,
+    section: Format,
+    text: Format,
+    center: Format,
+    int: Format,
+    money: Format,
+    pct: Format,
+    incomplete_int: Format,
+    incomplete_money: Format,
+    shaded: Format,
+    good: Format,
+    bad: Format,
+}
+
+impl Styles {
+    fn new() -> Styles {
+        let base = Format::new().set_font_name("Times New Roman").set_font_size(11);
+        let cell = base
+            .clone()
+            .set_border(FormatBorder::Thin)
+            .set_text_wrap()
+            .set_align(FormatAlign::VerticalCenter);
+        let incomplete = cell.clone().set_background_color(Color::RGB(0xFCE4D6));
+        Styles {
+            bold: base.clone().set_bold(),
+            bold_center: base.clone().set_bold().set_align(FormatAlign::Center),
+            italic_center: base.clone().set_italic().set_align(FormatAlign::Center),
+            title: base.clone().set_bold().set_font_size(14).set_align(FormatAlign::Center),
+            header: cell
+                .clone()
+                .set_bold()
+                .set_align(FormatAlign::Center)
+                .set_background_color(Color::RGB(0xD9E1F2)),
+            section: cell.clone().set_bold(),
+            text: cell.clone(),
+            center: cell.clone().set_align(FormatAlign::Center),
+            int: cell.clone().set_num_format("#,##0"),
+            money: cell.clone().set_num_format("#,##0.000"),
+            pct: cell.clone().set_num_format("0.0"),
+            incomplete_int: incomplete.clone().set_num_format("#,##0"),
+            incomplete_money: incomplete.set_num_format("#,##0.000"),
+            shaded: cell
+                .clone()
+                .set_pattern(FormatPattern::Solid)
+                .set_background_color(Color::RGB(0xD9D9D9)),
+            good: base
+                .clone()
+                .set_background_color(Color::RGB(0xC6EFCE))
+                .set_font_color(Color::RGB(0x006100)),
+            bad: base
+                .clone()
+                .set_background_color(Color::RGB(0xFFC7CE))
+                .set_font_color(Color::RGB(0x9C0006)),
+            base,
+        }
+    }
+
+    fn number(&self, kind: LineKind, complete: bool) -> &Format {
+        match (kind, complete) {
+            (LineKind::Int, true) => &self.int,
+            (LineKind::Money, true) => &self.money,
+            (LineKind::Int, false) => &self.incomplete_int,
+            (LineKind::Money, false) => &self.incomplete_money,
+        }
+    }
+}
+
+/// Writes the workbook to `path`.
+///
+/// # Errors
+/// [`Error::Workbook`] or [`Error::Io`].
+pub fn write(path: &Path, data: &ReportData<'_>) -> Result<(), Error> {
+    let wrap = |e: XlsxError| Error::Workbook {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    };
+    let mut workbook = Workbook::new();
+    let s = Styles::new();
+    form_sheet(workbook.add_worksheet(), data, &s).map_err(wrap)?;
+    plan_sheet(workbook.add_worksheet(), data, &s).map_err(wrap)?;
+    completeness_sheet(workbook.add_worksheet(), data, &s).map_err(wrap)?;
+    communes_sheet(workbook.add_worksheet(), data, &s).map_err(wrap)?;
+    warnings_sheet(workbook.add_worksheet(), data, &s).map_err(wrap)?;
+    charts_sheet(&mut workbook, data, &s).map_err(wrap)?;
+    sources_sheet(workbook.add_worksheet(), data, &s).map_err(wrap)?;
+    let bytes = workbook.save_to_buffer().map_err(wrap)?;
+    write_atomically(path, &bytes)
+}
+
+fn write_figure(
+    sheet: &mut Worksheet,
+    row: u32,
+    col: u16,
+    figure: Figure,
+    kind: LineKind,
+    s: &Styles,
+) -> Result<(), XlsxError> {
+    match figure.value {
+        Some(v) => sheet.write_number_with_format(row, col, v, s.number(kind, figure.complete))?,
+        None => sheet.write_blank(row, col, s.number(kind, figure.complete))?,
+    };
+    Ok(())
+}
+
+fn form_sheet(sheet: &mut Worksheet, data: &ReportData<'_>, s: &Styles) -> Result<(), XlsxError> {
+    let settings = data.settings;
+    let province = &settings.config.province;
+    let form = data.form;
+    sheet.set_name(FORM_SHEET)?;
+    let last_col = FIRST_UNIT_COL + data.units.len().max(1) as u16 - 1;
+    sheet.merge_range(0, 0, 0, 2, &province.people_committee, &s.bold_center)?;
+    sheet.merge_range(1, 0, 1, 2, &province.agency, &s.bold_center)?;
+    sheet.merge_range(0, 4, 0, 7, "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", &s.bold_center)?;
+    sheet.merge_range(1, 4, 1, 7, "Độc lập - Tự do - Hạnh phúc", &s.bold_center)?;
+    sheet.merge_range(
+        3,
+        0,
+        3,
+        7,
+        "BÁO CÁO THỐNG KÊ KẾT QUẢ CÔNG TÁC PHÒNG, CHỐNG MẠI DÂM",
+        &s.title,
+    )?;
+    sheet.merge_range(
+        4,
+        0,
+        4,
+        7,
+        &format!("(Biểu số {} - cấp tỉnh)", form.consolidated_code),
+        &s.italic_center,
+    )?;
+    sheet.merge_range(5, 0, 5, 7, &data.period.vietnamese(), &s.bold_center)?;
+    sheet.merge_range(
+        6,
+        0,
+        6,
+        7,
+        &format!("Kính gửi: {}", province.recipient),
+        &s.italic_center,
+    )?;
+
+    let headers = [
+        "STT",
+        "Chỉ tiêu",
+        "Mã số",
+        "Đơn vị tính",
+        "Toàn tỉnh",
+        "Lũy kế từ đầu năm",
+        "Cùng kỳ năm trước",
+        "So sánh (%)",
+    ];
+    for (col, h) in headers.iter().enumerate() {
+        sheet.write_string_with_format(HEADER_ROW, col as u16, *h, &s.header)?;
+    }
+    for (i, unit) in data.units.iter().enumerate() {
+        let col = FIRST_UNIT_COL + i as u16;
+        sheet.write_string_with_format(HEADER_ROW, col, format!("{} - {}", unit.code, unit.name), &s.header)?;
+        sheet.set_column_width(col, 13)?;
+    }
+    sheet.set_row_height(HEADER_ROW, 45)?;
+    for (col, width) in [
+        (0u16, 5.0),
+        (1, 48.0),
+        (2, 8.0),
+        (3, 10.0),
+        (4, 13.0),
+        (5, 13.0),
+        (6, 13.0),
+        (7, 10.0),
+    ] {
+        sheet.set_column_width(col, width)?;
+    }
+
+    let mut row = HEADER_ROW + 1;
+    let mut section = String::new();
+    let mut stt = 0;
+    for (l, line) in form.lines.iter().enumerate() {
+        if line.section != section {
+            section = line.section.clone();
+            let title = form
+                .sections
+                .iter()
+                .find(|x| x.id == section)
+                .map(|x| x.title.clone())
+                .unwrap_or_default();
+            sheet.write_string_with_format(row, 0, &section, &s.section)?;
+            sheet.write_string_with_format(row, 1, &title, &s.section)?;
+            for col in 2..=last_col {
+                sheet.write_blank(row, col, &s.section)?;
+            }
+            row += 1;
+        }
+        if line.parent.is_none() {
+            stt += 1;
+            sheet.write_number_with_format(row, 0, f64::from(stt), &s.center)?;
+        } else {
+            sheet.write_blank(row, 0, &s.center)?;
+        }
+        sheet.write_string_with_format(row, 1, &line.label, &s.text)?;
+        sheet.write_string_with_format(row, 2, &line.code, &s.center)?;
+        sheet.write_string_with_format(row, 3, &line.unit, &s.center)?;
+        // Viewers do not grow rows for wrapped text written by a generator.
+        let text_lines = line.label.chars().count().div_ceil(52).max(1);
+        if text_lines > 1 {
+            sheet.set_row_height(row, 15.0 * text_lines as f64)?;
+        }
+
+        // District columns.
+        let mut missing_units = Vec::new();
+        for (u, unit) in data.units.iter().enumerate() {
+            let col = FIRST_UNIT_COL + u as u16;
+            let figure = data.current.unit(l, u);
+            write_figure(sheet, row, col, figure, line.kind, s)?;
+            if !figure.complete {
+                let months = missing_months(&data.statuses, &unit.code);
+                let why = if months.is_empty() {
+                    "ô để trống trong báo cáo".to_string()
+                } else {
+                    format!(
+                        "thiếu báo cáo tháng {}",
+                        months.iter().map(|m| m.to_string()).collect::<Vec<_>>().join(", ")
+                    )
+                };
+                sheet.insert_note(
+                    row,
+                    col,
+                    &Note::new(format!("Số liệu chưa đầy đủ: {why}.")).set_author("baocao"),
+                )?;
+                missing_units.push(unit.code.clone());
+            }
+        }
+        // Province: a SUM formula over the district cells, its result stored.
+        let province = data.current.province[l];
+        match province.value {
+            Some(v) if !data.units.is_empty() => {
+                let formula = format!(
+                    "=SUM({}{}:{}{})",
+                    column_letter(FIRST_UNIT_COL),
+                    row + 1,
+                    column_letter(last_col),
+                    row + 1
+                );
+                sheet.write_formula_with_format(
+                    row,
+                    4,
+                    Formula::new(formula).set_result(format_result(v)),
+                    s.number(line.kind, province.complete),
+                )?;
+            }
+            _ => {
+                sheet.write_blank(row, 4, s.number(line.kind, province.complete))?;
+            }
+        }
+        if !province.complete {
+            sheet.insert_note(
+                row,
+                4,
+                &Note::new(format!(
+                    "Số liệu chưa đầy đủ: {} đơn vị thiếu số liệu ({}). Xem trang \"{COMPLETENESS_SHEET}\".",
+                    missing_units.len(),
+                    missing_units.join(", ")
+                ))
+                .set_author("baocao"),
+            )?;
+        }
+        if line.ytd {
+            write_figure(sheet, row, 5, data.year_to_date.province[l], line.kind, s)?;
+        } else {
+            sheet.write_blank(row, 5, &s.shaded)?;
+        }
+        let before = data.last_year.province[l];
+        write_figure(sheet, row, 6, before, line.kind, s)?;
+        match change_percent(province.value, before.value) {
+            Some(p) => sheet.write_number_with_format(row, 7, p, &s.pct)?,
+            None => sheet.write_string_with_format(row, 7, "–", &s.center)?,
+        };
+        row += 1;
+    }
+
+    row += 1;
+    sheet.merge_range(
+        row,
+        4,
+        row,
+        7,
+        &format!("{}, ngày ..... tháng ..... năm .......", province.place),
+        &s.italic_center,
+    )?;
+    row += 1;
+    sheet.write_string_with_format(row, 1, "Người lập biểu", &s.bold_center)?;
+    sheet.merge_range(row, 4, row, 7, "Thủ trưởng đơn vị", &s.bold_center)?;
+    row += 1;
+    sheet.write_string_with_format(row, 1, "(Ký, ghi rõ họ tên)", &s.italic_center)?;
+    sheet.merge_range(row, 4, row, 7, "(Ký, họ tên, đóng dấu)", &s.italic_center)?;
+
+    sheet.set_paper_size(9);
+    sheet.set_landscape();
+    sheet.set_print_fit_to_pages(1, 0);
+    sheet.set_repeat_rows(HEADER_ROW, HEADER_ROW)?;
+    sheet.set_freeze_panes(HEADER_ROW + 1, 4)?;
+    sheet.set_footer("&CTrang &P/&N");
+    Ok(())
+}
+
+/// The stored result text of a formula: whole numbers without a decimal point.
+fn format_result(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{}", v as i64)
+    } else {
+        format!("{}", (v * 1000.0).round() / 1000.0)
+    }
+}
+
+fn plan_sheet(sheet: &mut Worksheet, data: &ReportData<'_>, s: &Styles) -> Result<(), XlsxError> {
+    sheet.set_name(PLAN_SHEET)?;
+    let plan = &data.settings.plan;
+    sheet.write_string_with_format(0, 0, "TIẾN ĐỘ THỰC HIỆN KẾ HOẠCH", &s.bold)?;
+    sheet.write_string_with_format(1, 0, format!("{} ({})", plan.name, plan.decision), &s.base)?;
+    sheet.write_string_with_format(2, 0, format!("Kỳ: {}", data.period.vietnamese()), &s.base)?;
+
+    let header_row = 4;
+    let headers = [
+        "Mã",
+        "Chỉ tiêu",
+        "Công thức",
+        "Mục tiêu (%)",
+        "Toàn tỉnh (%)",
+        "Đánh giá",
+    ];
+    for (col, h) in headers.iter().enumerate() {
+        sheet.write_string_with_format(header_row, col as u16, *h, &s.header)?;
+    }
+    for (i, unit) in data.units.iter().enumerate() {
+        sheet.write_string_with_format(
+            header_row,
+            6 + i as u16,
+            format!("{} - {}", unit.code, unit.name),
+            &s.header,
+        )?;
+        sheet.set_column_width(6 + i as u16, 12)?;
+    }
+    let mut row = header_row + 1;
+    for (target, ratio) in &data.ratios {
+        sheet.write_string_with_format(row, 0, &target.id, &s.center)?;
+        sheet.write_string_with_format(row, 1, &target.label, &s.text)?;
+        sheet.write_string_with_format(
+            row,
+            2,
+            format!("{} / {}", target.numerator, target.denominator),
+            &s.center,
+        )?;
+        match target.target {
+            Some(t) => sheet.write_number_with_format(row, 3, t, &s.pct)?,
+            None => sheet.write_string_with_format(row, 3, "(theo dõi)", &s.center)?,
+        };
+        match ratio.province {
+            Some(p) => sheet.write_number_with_format(row, 4, p, &s.pct)?,
+            None => sheet.write_string_with_format(row, 4, "–", &s.center)?,
+        };
+        let verdict = match ratio.province.and_then(|p| target.is_met(p)) {
+            Some(true) => "Đạt",
+            Some(false) => "Chưa đạt",
+            None => "–",
+        };
+        sheet.write_string_with_format(row, 5, verdict, &s.center)?;
+        for (u, value) in ratio.units.iter().enumerate() {
+            let col = 6 + u as u16;
+            match value {
+                Some(p) => sheet.write_number_with_format(row, col, *p, &s.pct)?,
+                None => sheet.write_string_with_format(row, col, "–", &s.center)?,
+            };
+        }
+        if let Some(t) = target.target {
+            let last_col = 6 + data.units.len().max(1) as u16 - 1;
+            let (good_rule, bad_rule) = match target.comparison {
+                Comparison::Above => (
+                    ConditionalFormatCellRule::GreaterThan(t),
+                    ConditionalFormatCellRule::LessThanOrEqualTo(t),
+                ),
+                _ => (
+                    ConditionalFormatCellRule::GreaterThanOrEqualTo(t),
+                    ConditionalFormatCellRule::LessThan(t),
+                ),
+            };
+            let good = ConditionalFormatCell::new().set_rule(good_rule).set_format(&s.good);
+            let bad = ConditionalFormatCell::new().set_rule(bad_rule).set_format(&s.bad);
+            sheet.add_conditional_format(row, 4, row, 4, &good)?;
+            sheet.add_conditional_format(row, 4, row, 4, &bad)?;
+            if !data.units.is_empty() {
+                sheet.add_conditional_format(row, 6, row, last_col, &good)?;
+                sheet.add_conditional_format(row, 6, row, last_col, &bad)?;
+            }
+        }
+        row += 1;
+    }
+    sheet.write_string_with_format(
+        row,
+        1,
+        "Tỷ lệ tính từ tử số và mẫu số đã cộng dồn, không lấy trung bình; \"–\": mẫu số bằng 0 hoặc chưa có số liệu.",
+        &s.base,
+    )?;
+
+    row += 2;
+    let year = data.period.year();
+    sheet.write_string_with_format(
+        row,
+        0,
+        format!("KINH PHÍ THỰC HIỆN SO VỚI KẾ HOẠCH (triệu đồng), năm {year}"),
+        &s.bold,
+    )?;
+    row += 1;
+    let headers = [
+        "Nhóm",
+        "Nhiệm vụ",
+        "Mã số",
+        &format!("Kế hoạch năm {year}") as &str,
+        "Thực hiện từ đầu năm",
+        "Tỷ lệ (%)",
+        &format!("Kế hoạch {}–{}", plan.first_year, plan.last_year.min(year)) as &str,
+        "Thực hiện lũy kế",
+        "Tỷ lệ lũy kế (%)",
+    ];
+    for (col, h) in headers.iter().enumerate() {
+        sheet.write_string_with_format(row, col as u16, *h, &s.header)?;
+    }
+    row += 1;
+    let mut totals = (0.0, 0.0, 0.0, 0.0);
+    for b in &data.budget {
+        sheet.write_number_with_format(row, 0, f64::from(b.group), &s.center)?;
+        sheet.write_string_with_format(row, 1, &b.label, &s.text)?;
+        sheet.write_string_with_format(row, 2, &b.line, &s.center)?;
+        match b.planned_year {
+            Some(p) => sheet.write_number_with_format(row, 3, p, &s.money)?,
+            None => sheet.write_string_with_format(row, 3, "–", &s.center)?,
+        };
+        write_figure(sheet, row, 4, b.spent_year, LineKind::Money, s)?;
+        match change_ratio(b.spent_year.value, b.planned_year) {
+            Some(p) => sheet.write_number_with_format(row, 5, p, &s.pct)?,
+            None => sheet.write_string_with_format(row, 5, "–", &s.center)?,
+        };
+        sheet.write_number_with_format(row, 6, b.planned_cumulative, &s.money)?;
+        write_figure(sheet, row, 7, b.spent_cumulative, LineKind::Money, s)?;
+        match change_ratio(b.spent_cumulative.value, Some(b.planned_cumulative)) {
+            Some(p) => sheet.write_number_with_format(row, 8, p, &s.pct)?,
+            None => sheet.write_string_with_format(row, 8, "–", &s.center)?,
+        };
+        totals.0 += b.planned_year.unwrap_or(0.0);
+        totals.1 += b.spent_year.value.unwrap_or(0.0);
+        totals.2 += b.planned_cumulative;
+        totals.3 += b.spent_cumulative.value.unwrap_or(0.0);
+        row += 1;
+    }
+    sheet.write_string_with_format(row, 1, "Tổng cộng", &s.section)?;
+    sheet.write_number_with_format(row, 3, totals.0, &s.money)?;
+    sheet.write_number_with_format(row, 4, totals.1, &s.money)?;
+    sheet.write_number_with_format(row, 6, totals.2, &s.money)?;
+    sheet.write_number_with_format(row, 7, totals.3, &s.money)?;
+    if !plan.covers(year) {
+        row += 1;
+        sheet.write_string_with_format(
+            row,
+            1,
+            format!("Kế hoạch không bao gồm năm {year}: lũy kế tính cho cả giai đoạn kế hoạch."),
+            &s.base,
+        )?;
+    }
+    for (col, width) in [
+        (0u16, 6.0),
+        (1, 55.0),
+        (2, 10.0),
+        (3, 14.0),
+        (4, 14.0),
+        (5, 10.0),
+        (6, 14.0),
+        (7, 14.0),
+        (8, 12.0),
+    ] {
+        sheet.set_column_width(col, width)?;
+    }
+    sheet.set_landscape();
+    sheet.set_paper_size(9);
+    sheet.set_print_fit_to_pages(1, 0);
+    Ok(())
+}
+
+fn change_ratio(spent: Option<f64>, planned: Option<f64>) -> Option<f64> {
+    match (spent, planned) {
+        (Some(s), Some(p)) if p > 0.0 => Some(s / p * 100.0),
+        _ => None,
+    }
+}
+
+fn completeness_sheet(sheet: &mut Worksheet, data: &ReportData<'_>, s: &Styles) -> Result<(), XlsxError> {
+    sheet.set_name(COMPLETENESS_SHEET)?;
+    sheet.write_string_with_format(
+        0,
+        0,
+        format!("TÌNH HÌNH NỘP BÁO CÁO - {}", data.period.vietnamese()),
+        &s.bold,
+    )?;
+    let r: &Rates = &data.rates;
+    let pct = |part, whole| Rates::percent(part, whole).map_or("–".to_string(), |p| format!("{p:.1}%"));
+    let summary = [
+        ("Số báo cáo phải nộp", r.expected.to_string()),
+        (
+            "Đã nhận (được chấp nhận)",
+            format!("{} ({})", r.received, pct(r.received, r.expected)),
+        ),
+        ("Đúng hạn", format!("{} ({})", r.on_time, pct(r.on_time, r.expected))),
+        ("Muộn", r.late.to_string()),
+        ("Chỉ có bản bị từ chối", r.rejected_only.to_string()),
+        ("Số lần gửi lại", r.revisions.to_string()),
+    ];
+    for (i, (label, value)) in summary.iter().enumerate() {
+        sheet.write_string_with_format(1 + i as u32, 0, *label, &s.bold)?;
+        sheet.write_string_with_format(1 + i as u32, 2, value, &s.base)?;
+    }
+    let header_row = 8;
+    let headers = [
+        "Mã ĐV",
+        "Đơn vị",
+        "Tháng",
+        "Tình trạng",
+        "Hạn nộp",
+        "Ngày nhận",
+        "Đúng hạn / muộn",
+        "Số ngày muộn",
+        "Kết quả kiểm tra",
+        "Số lần gửi lại",
+        "Tệp gần nhất",
+    ];
+    for (col, h) in headers.iter().enumerate() {
+        sheet.write_string_with_format(header_row, col as u16, *h, &s.header)?;
+    }
+    let mut row = header_row + 1;
+    for st in &data.statuses {
+        sheet.write_string_with_format(row, 0, &st.unit_code, &s.center)?;
+        sheet.write_string_with_format(row, 1, &st.unit_name, &s.text)?;
+        sheet.write_string_with_format(row, 2, st.month.to_string(), &s.center)?;
+        let state_format = if st.is_received() { &s.text } else { &s.incomplete_int };
+        sheet.write_string_with_format(row, 3, st.state_vietnamese(), state_format)?;
+        sheet.write_string_with_format(row, 4, st.deadline.format("%d/%m/%Y").to_string(), &s.center)?;
+        sheet.write_string_with_format(
+            row,
+            5,
+            st.accepted_on
+                .map(|d| d.format("%d/%m/%Y").to_string())
+                .unwrap_or_default(),
+            &s.center,
+        )?;
+        let timely = match st.days_late {
+            Some(0) => "Đúng hạn",
+            Some(_) => "Muộn",
+            None => "",
+        };
+        sheet.write_string_with_format(row, 6, timely, &s.center)?;
+        match st.days_late {
+            Some(d) if d > 0 => sheet.write_number_with_format(row, 7, d as f64, &s.int)?,
+            _ => sheet.write_blank(row, 7, &s.int)?,
+        };
+        sheet.write_string_with_format(row, 8, st.latest_status.map(|x| x.vietnamese()).unwrap_or(""), &s.text)?;
+        sheet.write_number_with_format(row, 9, st.revisions() as f64, &s.int)?;
+        sheet.write_string_with_format(row, 10, st.latest_file.as_deref().unwrap_or(""), &s.text)?;
+        row += 1;
+    }
+
+    // Figures that are incomplete, one line each.
+    row += 1;
+    sheet.write_string_with_format(row, 0, "CHỈ TIÊU TOÀN TỈNH CHƯA ĐỦ SỐ LIỆU", &s.bold)?;
+    row += 1;
+    for (col, h) in ["Mã số", "Chỉ tiêu", "Đơn vị thiếu số liệu"].iter().enumerate() {
+        sheet.write_string_with_format(row, col as u16, *h, &s.header)?;
+    }
+    row += 1;
+    let mut any = false;
+    for (l, line) in data.form.lines.iter().enumerate() {
+        if data.current.province[l].complete {
+            continue;
+        }
+        any = true;
+        let missing: Vec<String> = (0..data.units.len())
+            .filter(|&u| !data.current.unit(l, u).complete)
+            .map(|u| data.units[u].code.clone())
+            .collect();
+        sheet.write_string_with_format(row, 0, &line.code, &s.center)?;
+        sheet.write_string_with_format(row, 1, &line.label, &s.text)?;
+        sheet.write_string_with_format(row, 2, missing.join(", "), &s.text)?;
+        row += 1;
+    }
+    if !any {
+        sheet.write_string_with_format(row, 1, "Mọi chỉ tiêu đều đủ số liệu.", &s.base)?;
+    }
+    for (col, width) in [
+        (0u16, 8.0),
+        (1, 30.0),
+        (2, 10.0),
+        (3, 14.0),
+        (4, 12.0),
+        (5, 12.0),
+        (6, 12.0),
+        (7, 10.0),
+        (8, 22.0),
+        (9, 10.0),
+        (10, 40.0),
+    ] {
+        sheet.set_column_width(col, width)?;
+    }
+    sheet.set_freeze_panes(header_row + 1, 0)?;
+    sheet.set_landscape();
+    sheet.set_paper_size(9);
+    sheet.set_print_fit_to_pages(1, 0);
+    Ok(())
+}
+
+fn communes_sheet(sheet: &mut Worksheet, data: &ReportData<'_>, s: &Styles) -> Result<(), XlsxError> {
+    sheet.set_name(COMMUNES_SHEET)?;
+    sheet.write_string_with_format(
+        0,
+        0,
+        format!("DANH SÁCH XÃ, PHƯỜNG, THỊ TRẤN - tháng {}", data.period.last_month()),
+        &s.bold,
+    )?;
+    let flags = &data.form.commune_flags;
+    let header_row = 2;
+    let mut headers = vec!["Mã ĐV".to_string(), "Đơn vị".into(), "Mã xã".into(), "Tên xã".into()];
+    headers.extend(flags.iter().map(|f| f.header.clone()));
+    for (col, h) in headers.iter().enumerate() {
+        sheet.write_string_with_format(header_row, col as u16, h, &s.header)?;
+    }
+    let mut row = header_row + 1;
+    for (unit_code, list) in &data.communes {
+        let name = data
+            .units
+            .iter()
+            .find(|u| &u.code == unit_code)
+            .map(|u| u.name.clone())
+            .unwrap_or_default();
+        if list.is_empty() {
+            sheet.write_string_with_format(row, 0, unit_code, &s.center)?;
+            sheet.write_string_with_format(row, 1, &name, &s.text)?;
+            sheet.write_string_with_format(row, 3, "(chưa có báo cáo được chấp nhận)", &s.text)?;
+            row += 1;
+            continue;
+        }
+        let mut communes: Vec<(&str, &str)> = list
+            .iter()
+            .map(|f| (f.commune.as_str(), f.commune_name.as_str()))
+            .collect();
+        communes.dedup();
+        for (code, commune_name) in communes {
+            sheet.write_string_with_format(row, 0, unit_code, &s.center)?;
+            sheet.write_string_with_format(row, 1, &name, &s.text)?;
+            sheet.write_string_with_format(row, 2, code, &s.center)?;
+            sheet.write_string_with_format(row, 3, commune_name, &s.text)?;
+            for (i, flag) in flags.iter().enumerate() {
+                let on = list.iter().any(|f| f.commune == code && f.flag == flag.key && f.value);
+                sheet.write_string_with_format(row, 4 + i as u16, if on { "x" } else { "" }, &s.center)?;
+            }
+            row += 1;
+        }
+    }
+    sheet.set_column_width(1, 24)?;
+    sheet.set_column_width(3, 28)?;
+    for i in 0..flags.len() {
+        sheet.set_column_width(4 + i as u16, 16)?;
+    }
+    sheet.set_freeze_panes(header_row + 1, 0)?;
+    sheet.set_paper_size(9);
+    sheet.set_print_fit_to_pages(1, 0);
+    Ok(())
+}
+
+fn warnings_sheet(sheet: &mut Worksheet, data: &ReportData<'_>, s: &Styles) -> Result<(), XlsxError> {
+    sheet.set_name(WARNINGS_SHEET)?;
+    sheet.write_string_with_format(0, 0, "CẢNH BÁO TRONG CÁC BÁO CÁO ĐƯỢC CHẤP NHẬN", &s.bold)?;
+    let headers = ["Mã ĐV", "Tháng", "Tệp", "Trang", "Ô", "Mã số", "Quy tắc", "Nội dung"];
+    for (col, h) in headers.iter().enumerate() {
+        sheet.write_string_with_format(2, col as u16, *h, &s.header)?;
+    }
+    let mut row = 3;
+    for (submission, f) in &data.warnings {
+        sheet.write_string_with_format(row, 0, submission.unit_code.as_deref().unwrap_or(""), &s.center)?;
+        sheet.write_string_with_format(row, 1, submission.period.as_deref().unwrap_or(""), &s.center)?;
+        sheet.write_string_with_format(row, 2, &submission.file_name, &s.text)?;
+        sheet.write_string_with_format(row, 3, f.location.sheet.as_deref().unwrap_or(""), &s.center)?;
+        sheet.write_string_with_format(row, 4, f.location.cell.as_deref().unwrap_or(""), &s.center)?;
+        sheet.write_string_with_format(row, 5, f.location.line.as_deref().unwrap_or(""), &s.center)?;
+        sheet.write_number_with_format(row, 6, f64::from(f.rule), &s.int)?;
+        sheet.write_string_with_format(row, 7, &f.message_vi, &s.text)?;
+        row += 1;
+    }
+    if data.warnings.is_empty() {
+        sheet.write_string_with_format(row, 2, "Không có cảnh báo.", &s.base)?;
+    }
+    for (col, width) in [
+        (0u16, 8.0),
+        (1, 9.0),
+        (2, 36.0),
+        (3, 9.0),
+        (4, 7.0),
+        (5, 8.0),
+        (6, 8.0),
+        (7, 80.0),
+    ] {
+        sheet.set_column_width(col, width)?;
+    }
+    sheet.set_landscape();
+    sheet.set_paper_size(9);
+    sheet.set_print_fit_to_pages(1, 0);
+    Ok(())
+}
+
+fn charts_sheet(workbook: &mut Workbook, data: &ReportData<'_>, s: &Styles) -> Result<(), XlsxError> {
+    let sheet = workbook.add_worksheet();
+    sheet.set_name(CHARTS_SHEET)?;
+    // The data behind the charts, on the sheet itself.
+    sheet.write_string_with_format(0, 0, "Tháng", &s.header)?;
+    for (i, (code, label)) in TREND_LINES.iter().enumerate() {
+        sheet.write_string_with_format(0, 1 + i as u16, format!("{code} {label}"), &s.header)?;
+    }
+    for (r, (month, values)) in data.trend.iter().enumerate() {
+        let row = 1 + r as u32;
+        sheet.write_string_with_format(row, 0, month.to_string(), &s.center)?;
+        for (i, v) in values.iter().enumerate() {
+            match v {
+                Some(v) => sheet.write_number_with_format(row, 1 + i as u16, *v, &s.int)?,
+                None => sheet.write_blank(row, 1 + i as u16, &s.int)?,
+            };
+        }
+    }
+    let trend_rows = data.trend.len() as u32;
+
+    let p2 = data
+        .ratios
+        .iter()
+        .find(|(t, _)| t.numerator == "D02" && t.denominator == "D01");
+    let rate_row = trend_rows + 3;
+    sheet.write_string_with_format(rate_row, 0, "Đơn vị", &s.header)?;
+    sheet.write_string_with_format(rate_row, 1, "Tỷ lệ xã lành mạnh (%)", &s.header)?;
+    sheet.write_string_with_format(rate_row, 2, "Mục tiêu (%)", &s.header)?;
+    let target = p2.and_then(|(t, _)| t.target).unwrap_or(95.0);
+    for (i, unit) in data.units.iter().enumerate() {
+        let row = rate_row + 1 + i as u32;
+        sheet.write_string_with_format(row, 0, format!("{} {}", unit.code, unit.name), &s.text)?;
+        match p2.and_then(|(_, r)| r.units.get(i).copied().flatten()) {
+            Some(v) => sheet.write_number_with_format(row, 1, v, &s.pct)?,
+            None => sheet.write_blank(row, 1, &s.pct)?,
+        };
+        sheet.write_number_with_format(row, 2, target, &s.pct)?;
+    }
+    let units = data.units.len() as u32;
+
+    let budget_row = rate_row + units + 3;
+    sheet.write_string_with_format(budget_row, 0, "Nhóm nhiệm vụ", &s.header)?;
+    sheet.write_string_with_format(budget_row, 1, "Kế hoạch năm", &s.header)?;
+    sheet.write_string_with_format(budget_row, 2, "Thực hiện", &s.header)?;
+    for (i, b) in data.budget.iter().enumerate() {
+        let row = budget_row + 1 + i as u32;
+        sheet.write_string_with_format(row, 0, format!("Nhóm {} ({})", b.group, b.line), &s.text)?;
+        sheet.write_number_with_format(row, 1, b.planned_year.unwrap_or(0.0), &s.money)?;
+        sheet.write_number_with_format(row, 2, b.spent_year.value.unwrap_or(0.0), &s.money)?;
+    }
+    let groups = data.budget.len() as u32;
+    sheet.set_column_width(0, 30)?;
+    for col in 1..=3 {
+        sheet.set_column_width(col, 16)?;
+    }
+
+    let mut trend = Chart::new(ChartType::Line);
+    trend.title().set_name("Diễn biến 12 tháng: kiểm tra, vi phạm, hỗ trợ");
+    for i in 0..TREND_LINES.len() as u16 {
+        trend
+            .add_series()
+            .set_name((CHARTS_SHEET, 0, 1 + i))
+            .set_categories((CHARTS_SHEET, 1, 0, trend_rows.max(1), 0))
+            .set_values((CHARTS_SHEET, 1, 1 + i, trend_rows.max(1), 1 + i));
+    }
+    trend.set_width(720).set_height(300);
+    sheet.insert_chart(0, 5, &trend)?;
+
+    let mut rates = Chart::new(ChartType::Column);
+    rates.title().set_name("Tỷ lệ xã lành mạnh theo đơn vị so với mục tiêu");
+    rates
+        .add_series()
+        .set_name((CHARTS_SHEET, rate_row, 1))
+        .set_categories((CHARTS_SHEET, rate_row + 1, 0, rate_row + units.max(1), 0))
+        .set_values((CHARTS_SHEET, rate_row + 1, 1, rate_row + units.max(1), 1));
+    let mut target_line = Chart::new(ChartType::Line);
+    target_line
+        .add_series()
+        .set_name((CHARTS_SHEET, rate_row, 2))
+        .set_categories((CHARTS_SHEET, rate_row + 1, 0, rate_row + units.max(1), 0))
+        .set_values((CHARTS_SHEET, rate_row + 1, 2, rate_row + units.max(1), 2));
+    rates.combine(&target_line);
+    rates.set_width(720).set_height(300);
+    sheet.insert_chart(16, 5, &rates)?;
+
+    let mut budget = Chart::new(ChartType::Column);
+    budget
+        .title()
+        .set_name("Kinh phí thực hiện so với kế hoạch, theo nhóm nhiệm vụ");
+    for col in 1..=2u16 {
+        budget
+            .add_series()
+            .set_name((CHARTS_SHEET, budget_row, col))
+            .set_categories((CHARTS_SHEET, budget_row + 1, 0, budget_row + groups.max(1), 0))
+            .set_values((CHARTS_SHEET, budget_row + 1, col, budget_row + groups.max(1), col));
+    }
+    budget.set_width(720).set_height(300);
+    sheet.insert_chart(32, 5, &budget)?;
+    sheet.set_landscape();
+    sheet.set_paper_size(9);
+    sheet.set_print_fit_to_pages(1, 0);
+    Ok(())
+}
+
+fn sources_sheet(sheet: &mut Worksheet, data: &ReportData<'_>, s: &Styles) -> Result<(), XlsxError> {
+    sheet.set_name(SOURCES_SHEET)?;
+    sheet.write_string_with_format(0, 0, "NGUỒN SỐ LIỆU: CÁC BÁO CÁO ĐƯỢC SỬ DỤNG", &s.bold)?;
+    let headers = ["Mã ĐV", "Tháng", "Tệp", "sha256", "Thời điểm nhận", "Kết quả"];
+    for (col, h) in headers.iter().enumerate() {
+        sheet.write_string_with_format(2, col as u16, *h, &s.header)?;
+    }
+    for (i, src) in data.sources.iter().enumerate() {
+        let row = 3 + i as u32;
+        sheet.write_string_with_format(row, 0, src.unit_code.as_deref().unwrap_or(""), &s.center)?;
+        sheet.write_string_with_format(row, 1, src.period.as_deref().unwrap_or(""), &s.center)?;
+        sheet.write_string_with_format(row, 2, &src.file_name, &s.text)?;
+        sheet.write_string_with_format(row, 3, &src.sha256, &s.text)?;
+        sheet.write_string_with_format(row, 4, &src.received_at, &s.center)?;
+        sheet.write_string_with_format(row, 5, src.status.vietnamese(), &s.text)?;
+    }
+    for (col, width) in [(0u16, 8.0), (1, 9.0), (2, 40.0), (3, 66.0), (4, 22.0), (5, 22.0)] {
+        sheet.set_column_width(col, width)?;
+    }
+    sheet.set_landscape();
+    sheet.set_paper_size(9);
+    sheet.set_print_fit_to_pages(1, 0);
+    Ok(())
+}

@@ -1,0 +1,860 @@
+//! The system of record: one SQLite file per workspace (WAL mode, schema
+//! migrations versioned in code). Every submission with its values, commune
+//! flags and findings is stored in one transaction per file; nothing is ever
+//! deleted, and a resubmission supersedes the earlier return instead of
+//! replacing it, so the history of every figure can be shown.
+
+pub mod backup;
+mod schedule_state;
+mod schema;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+
+use crate::domain::Severity;
+use crate::error::Error;
+use crate::findings::{Finding, Location};
+
+pub use schedule_state::ScheduleState;
+
+/// Status of a stored submission.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Status {
+    /// Accepted with no warnings.
+    Accepted,
+    /// Accepted, with warnings.
+    Warnings,
+    /// Rejected: kept with its findings, counts for nothing.
+    Rejected,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Accepted => "accepted",
+            Status::Warnings => "warnings",
+            Status::Rejected => "rejected",
+        }
+    }
+
+    pub fn parse(text: &str) -> Status {
+        match text {
+            "accepted" => Status::Accepted,
+            "warnings" => Status::Warnings,
+            _ => Status::Rejected,
+        }
+    }
+
+    /// Whether the submission's values enter the totals.
+    pub fn is_accepted(self) -> bool {
+        self != Status::Rejected
+    }
+
+    /// "Chấp nhận" / "Chấp nhận, có cảnh báo" / "Bị từ chối".
+    pub fn vietnamese(self) -> &'static str {
+        match self {
+            Status::Accepted => "Chấp nhận",
+            Status::Warnings => "Chấp nhận, có cảnh báo",
+            Status::Rejected => "Bị từ chối",
+        }
+    }
+
+    /// From the findings of a checked file.
+    pub fn of(findings: &[Finding]) -> Status {
+        if findings.iter().any(|f| f.severity == Severity::Error) {
+            Status::Rejected
+        } else if findings.is_empty() {
+            Status::Accepted
+        } else {
+            Status::Warnings
+        }
+    }
+}
+
+/// One value of a return as stored: blank stays `None`, never zero.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredValue {
+    pub line: String,
+    pub value: Option<f64>,
+    pub ytd: Option<f64>,
+    pub cell: Option<String>,
+}
+
+/// One commune flag as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredFlag {
+    pub commune: String,
+    pub commune_name: String,
+    pub flag: String,
+    pub value: bool,
+}
+
+/// A file to record: what was read from it and what was found.
+#[derive(Debug, Clone)]
+pub struct NewSubmission {
+    pub run_id: Option<i64>,
+    /// Path relative to the inbox, as received.
+    pub file_name: String,
+    pub sha256: String,
+    pub size: u64,
+    /// ISO 8601 time the file arrived (its modification time).
+    pub received_at: String,
+    pub processed_at: String,
+    pub unit_code: Option<String>,
+    pub unit_name: Option<String>,
+    pub period: Option<String>,
+    pub form_code: Option<String>,
+    pub form_version: Option<u32>,
+    pub status: Status,
+    pub values: Vec<StoredValue>,
+    pub flags: Vec<StoredFlag>,
+    pub findings: Vec<Finding>,
+    /// Where the file will be filed (archive/ or rejected/), relative to the workspace.
+    pub stored_path: String,
+    pub feedback_path: Option<String>,
+}
+
+/// A stored submission, as listed by `history` and the reports.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Submission {
+    pub id: i64,
+    pub file_name: String,
+    pub sha256: String,
+    pub size: u64,
+    pub received_at: String,
+    pub processed_at: String,
+    pub unit_code: Option<String>,
+    pub period: Option<String>,
+    pub form_code: Option<String>,
+    pub form_version: Option<u32>,
+    pub status: Status,
+    pub superseded_by: Option<i64>,
+    pub stored_path: String,
+    pub feedback_path: Option<String>,
+    pub filed: bool,
+}
+
+/// What recording a submission did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Recorded {
+    pub id: i64,
+    /// The earlier current submission this one superseded.
+    pub superseded: Option<i64>,
+}
+
+/// Counts of one run, for the run log.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RunCounts {
+    pub seen: u64,
+    pub accepted: u64,
+    pub warnings: u64,
+    pub rejected: u64,
+    pub duplicates: u64,
+    pub superseded: u64,
+}
+
+/// One current value of one unit and month.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CurrentValue {
+    pub unit: String,
+    pub period: String,
+    pub line: String,
+    pub value: Option<f64>,
+    pub ytd: Option<f64>,
+}
+
+/// A file a run looked at, for the audit trail.
+#[derive(Debug, Clone)]
+pub struct Receipt<'a> {
+    pub run_id: Option<i64>,
+    pub file_name: &'a str,
+    pub sha256: &'a str,
+    pub seen_at: &'a str,
+    /// accepted, warnings, rejected, duplicate, filed after interruption.
+    pub outcome: &'a str,
+    pub submission_id: Option<i64>,
+    pub moved_to: Option<&'a str>,
+}
+
+/// A row of the run log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunRecord {
+    pub id: i64,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub trigger: String,
+    pub command: String,
+    pub counts: RunCounts,
+    pub outcome: Option<String>,
+}
+
+/// The workspace database.
+#[derive(Debug)]
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+const SUBMISSION_COLUMNS: &str = "id, file_name, sha256, size, received_at, processed_at, unit_code, period, \
+     form_code, form_version, status, superseded_by, stored_path, feedback_path, filed";
+
+fn submission_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Submission> {
+    Ok(Submission {
+        id: row.get(0)?,
+        file_name: row.get(1)?,
+        sha256: row.get(2)?,
+        size: row.get::<_, i64>(3)? as u64,
+        received_at: row.get(4)?,
+        processed_at: row.get(5)?,
+        unit_code: row.get(6)?,
+        period: row.get(7)?,
+        form_code: row.get(8)?,
+        form_version: row.get(9)?,
+        status: Status::parse(&row.get::<_, String>(10)?),
+        superseded_by: row.get(11)?,
+        stored_path: row.get(12)?,
+        feedback_path: row.get(13)?,
+        filed: row.get::<_, i64>(14)? != 0,
+    })
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `path`, in WAL mode, and
+    /// runs any migrations not yet applied.
+    ///
+    /// # Errors
+    /// [`Error::Database`] naming the file.
+    pub fn open(path: &Path) -> Result<Store, Error> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        }
+        let conn = Connection::open(path).map_err(|e| db_error(path, e))?;
+        let mut store = Store {
+            conn,
+            path: path.to_path_buf(),
+        };
+        store.configure()?;
+        store.migrate()?;
+        Ok(store)
+    }
+
+    fn err(&self) -> impl Fn(rusqlite::Error) -> Error + '_ {
+        move |e| db_error(&self.path, e)
+    }
+
+    fn configure(&mut self) -> Result<(), Error> {
+        self.conn
+            .execute_batch(
+                "PRAGMA journal_mode = WAL;
+                 PRAGMA synchronous = NORMAL;
+                 PRAGMA foreign_keys = ON;
+                 PRAGMA busy_timeout = 30000;",
+            )
+            .map_err(self.err())
+    }
+
+    fn migrate(&mut self) -> Result<(), Error> {
+        let path = self.path.clone();
+        let version: i64 = self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(|e| db_error(&path, e))?;
+        let known = schema::MIGRATIONS.len() as i64;
+        if version > known {
+            return Err(Error::Database {
+                path,
+                message: format!("schema version {version} is newer than this baocao knows ({known}); upgrade baocao"),
+            });
+        }
+        for (i, sql) in schema::MIGRATIONS.iter().enumerate().skip(version as usize) {
+            let tx = self.conn.transaction().map_err(|e| db_error(&path, e))?;
+            tx.execute_batch(sql).map_err(|e| db_error(&path, e))?;
+            tx.pragma_update(None, "user_version", (i + 1) as i64)
+                .map_err(|e| db_error(&path, e))?;
+            tx.commit().map_err(|e| db_error(&path, e))?;
+        }
+        Ok(())
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The schema version in force.
+    ///
+    /// # Errors
+    /// [`Error::Database`].
+    pub fn schema_version(&self) -> Result<i64, Error> {
+        self.conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(self.err())
+    }
+
+    /// Starts a run in the run log.
+    ///
+    /// # Errors
+    /// [`Error::Database`].
+    pub fn begin_run(&self, trigger: &str, command: &str, started_at: &str) -> Result<i64, Error> {
+        self.conn
+            .execute(
+                "INSERT INTO runs (started_at, trigger_name, command) VALUES (?1, ?2, ?3)",
+                params![started_at, trigger, command],
+            )
+            .map_err(self.err())?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// Closes a run with its counts and outcome.
+    ///
+    /// # Errors
+    /// [`Error::Database`].
+    pub fn finish_run(&self, id: i64, counts: &RunCounts, outcome: &str, finished_at: &str) -> Result<(), Error> {
+        self.conn
+            .execute(
+                "UPDATE runs SET finished_at = ?2, files_seen = ?3, accepted = ?4, warnings = ?5, rejected = ?6,
+                 duplicates = ?7, superseded = ?8, outcome = ?9 WHERE id = ?1",
+                params![
+                    id,
+                    finished_at,
+                    counts.seen as i64,
+                    counts.accepted as i64,
+                    counts.warnings as i64,
+                    counts.rejected as i64,
+                    counts.duplicates as i64,
+                    counts.superseded as i64,
+                    outcome
+                ],
+            )
+            .map_err(self.err())?;
+        Ok(())
+    }
+
+    /// The last `limit` runs, newest first.
+    ///
+    /// # Errors
+    /// [`Error::Database`].
+    pub fn recent_runs(&self, limit: usize) -> Result<Vec<RunRecord>, Error> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT id, started_at, finished_at, trigger_name, command, files_seen, accepted, warnings,
+                 rejected, duplicates, superseded, outcome FROM runs ORDER BY id DESC LIMIT ?1",
+            )
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map([limit as i64], |r| {
+                Ok(RunRecord {
+                    id: r.get(0)?,
+                    started_at: r.get(1)?,
+                    finished_at: r.get(2)?,
+                    trigger: r.get(3)?,
+                    command: r.get(4)?,
+                    counts: RunCounts {
+                        seen: r.get::<_, i64>(5)? as u64,
+                        accepted: r.get::<_, i64>(6)? as u64,
+                        warnings: r.get::<_, i64>(7)? as u64,
+                        rejected: r.get::<_, i64>(8)? as u64,
+                        duplicates: r.get::<_, i64>(9)? as u64,
+                        superseded: r.get::<_, i64>(10)? as u64,
+                    },
+                    outcome: r.get(11)?,
+                })
+            })
+            .map_err(self.err())?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(self.err())
+    }
+
+    /// The submission stored for a file with this sha256, if any.
+    ///
+    /// # Errors
+    /// [`Error::Database`].
+    pub fn find_by_sha(&self, sha256: &str) -> Result<Option<Submission>, Error> {
+        self.conn
+            .query_row(
+                &format!("SELECT {SUBMISSION_COLUMNS} FROM submissions WHERE sha256 = ?1"),
+                [sha256],
+                submission_from_row,
+            )
+            .optional()
+            .map_err(self.err())
+    }
+
+    /// Records one checked file — submission, values, flags, findings, and
+    /// the superseding of the earlier current return of the same unit and
+    /// period — in one transaction.
+    ///
+    /// # Errors
+    /// [`Error::Database`]; nothing is written then.
+    pub fn record_submission(&mut self, new: &NewSubmission) -> Result<Recorded, Error> {
+        let path = self.path.clone();
+        let tx = self.conn.transaction().map_err(|e| db_error(&path, e))?;
+        let recorded = insert_submission(&tx, new).map_err(|e| db_error(&path, e))?;
+        tx.commit().map_err(|e| db_error(&path, e))?;
+        Ok(recorded)
+    }
+
+    /// Marks a submission's file as filed at its stored path.
+    ///
+    /// # Errors
+    /// [`Error::Database`].
+    pub fn mark_filed(&self, id: i64) -> Result<(), Error> {
+        self.conn
+            .execute("UPDATE submissions SET filed = 1 WHERE id = ?1", [id])
+            .map_err(self.err())?;
+        Ok(())
+    }
+
+    /// Submissions whose file has not been filed yet (a crash between the
+    /// commit and the move).
+    ///
+    /// # Errors
+    /// [`Error::Database`].
+    pub fn unfiled(&self) -> Result<Vec<Submission>, Error> {
+        self.select_submissions("filed = 0 ORDER BY id", [])
+    }
+
+    /// Logs a file seen by a run.
+    ///
+    /// # Errors
+    /// [`Error::Database`].
+    pub fn record_receipt(&self, receipt: &Receipt<'_>) -> Result<(), Error> {
+        self.conn
+            .execute(
+                "INSERT INTO receipts (run_id, file_name, sha256, seen_at, outcome, submission_id, moved_to)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    receipt.run_id,
+                    receipt.file_name,
+                    receipt.sha256,
+                    receipt.seen_at,
+                    receipt.outcome,
+                    receipt.submission_id,
+                    receipt.moved_to
+                ],
+            )
+            .map_err(self.err())?;
+        Ok(())
+    }
+
+    fn select_submissions<P: rusqlite::Params>(&self, clause: &str, params: P) -> Result<Vec<Submission>, Error> {
+        let mut stmt = self
+            .conn
+            .prepare(&format!("SELECT {SUBMISSION_COLUMNS} FROM submissions WHERE {clause}"))
+            .map_err(self.err())?;
+        let rows = stmt.query_map(params, submission_from_row).map_err(self.err())?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(self.err())
+    }
+
+    /// Every submission of one unit and period, oldest first.
+    ///
+    /// # Errors
+    /// [`Error::Database`].
+    pub fn submissions_of(&self, unit: &str, period: &str) -> Result<Vec<Submission>, Error> {
+        self.select_submissions("unit_code = ?1 AND period = ?2 ORDER BY id", params![unit, period])
+    }
+
+    /// Every submission, oldest first.
+    ///
+    /// # Errors
+    /// [`Error::Database`].
+    pub fn all_submissions(&self) -> Result<Vec<Submission>, Error> {
+        self.select_submissions("1 = 1 ORDER BY id", [])
+    }
+
+    /// The current (accepted, not superseded) submissions of the months
+    /// `periods`, for every unit.
+    ///
+    /// # Errors
+    /// [`Error::Database`].
+    pub fn current_submissions(&self, periods: &[String]) -> Result<Vec<Submission>, Error> {
+        let mut out = Vec::new();
+        for period in periods {
+            out.extend(self.select_submissions(
+                "period = ?1 AND status != 'rejected' AND superseded_by IS NULL ORDER BY unit_code",
+                [period],
+            )?);
+        }
+        Ok(out)
+    }
+
+    /// The values of one submission, by line code.
+    ///
+    /// # Errors
+    /// [`Error::Database`].
+    pub fn values_of(&self, submission: i64) -> Result<BTreeMap<String, StoredValue>, Error> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT line_code, value, ytd, cell FROM submission_values WHERE submission_id = ?1")
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map([submission], |r| {
+                Ok(StoredValue {
+                    line: r.get(0)?,
+                    value: r.get(1)?,
+                    ytd: r.get(2)?,
+                    cell: r.get(3)?,
+                })
+            })
+            .map_err(self.err())?;
+        let mut out = BTreeMap::new();
+        for row in rows {
+            let v = row.map_err(self.err())?;
+            out.insert(v.line.clone(), v);
+        }
+        Ok(out)
+    }
+
+    /// The commune flags of one submission.
+    ///
+    /// # Errors
+    /// [`Error::Database`].
+    pub fn flags_of(&self, submission: i64) -> Result<Vec<StoredFlag>, Error> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT commune_code, commune_name, flag, value FROM commune_flags WHERE submission_id = ?1
+                 ORDER BY commune_code, flag",
+            )
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map([submission], |r| {
+                Ok(StoredFlag {
+                    commune: r.get(0)?,
+                    commune_name: r.get::<_, Option<String>>(1)?.unwrap_or_default(),
+                    flag: r.get(2)?,
+                    value: r.get::<_, i64>(3)? != 0,
+                })
+            })
+            .map_err(self.err())?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(self.err())
+    }
+
+    /// The findings of one submission, in the order they were found.
+    ///
+    /// # Errors
+    /// [`Error::Database`].
+    pub fn findings_of(&self, submission: i64) -> Result<Vec<Finding>, Error> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT f.rule, f.severity, s.file_name, f.sheet, f.cell, f.line_code, f.line_label, f.value,
+                 f.expected, f.message_vi, f.message_en
+                 FROM findings f JOIN submissions s ON s.id = f.submission_id
+                 WHERE f.submission_id = ?1 ORDER BY f.id",
+            )
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map([submission], |r| {
+                let severity: String = r.get(1)?;
+                Ok(Finding {
+                    rule: r.get::<_, i64>(0)? as u32,
+                    severity: if severity == "error" {
+                        Severity::Error
+                    } else {
+                        Severity::Warning
+                    },
+                    location: Location {
+                        file: r.get(2)?,
+                        sheet: r.get(3)?,
+                        cell: r.get(4)?,
+                        line: r.get(5)?,
+                        line_label: r.get(6)?,
+                    },
+                    value: r.get(7)?,
+                    expected: r.get(8)?,
+                    message_vi: r.get(9)?,
+                    message_en: r.get(10)?,
+                })
+            })
+            .map_err(self.err())?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(self.err())
+    }
+
+    /// The current values of one unit for the given months: period → line → value.
+    ///
+    /// # Errors
+    /// [`Error::Database`].
+    pub fn unit_history(
+        &self,
+        unit: &str,
+        periods: &[String],
+    ) -> Result<BTreeMap<String, BTreeMap<String, StoredValue>>, Error> {
+        let mut out = BTreeMap::new();
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT id FROM submissions WHERE unit_code = ?1 AND period = ?2 AND status != 'rejected'
+                 AND superseded_by IS NULL",
+            )
+            .map_err(self.err())?;
+        for period in periods {
+            let id: Option<i64> = stmt
+                .query_row(params![unit, period], |r| r.get(0))
+                .optional()
+                .map_err(self.err())?;
+            if let Some(id) = id {
+                out.insert(period.clone(), self.values_of(id)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every current (accepted, not superseded) value of one unit: period → values.
+    ///
+    /// # Errors
+    /// [`Error::Database`].
+    pub fn unit_current_values(&self, unit: &str) -> Result<Vec<(String, Vec<StoredValue>)>, Error> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT s.period, v.line_code, v.value, v.ytd, v.cell FROM submissions s
+                 JOIN submission_values v ON v.submission_id = s.id
+                 WHERE s.unit_code = ?1 AND s.status != 'rejected' AND s.superseded_by IS NULL AND s.period IS NOT NULL
+                 ORDER BY s.period",
+            )
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map([unit], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    StoredValue {
+                        line: r.get(1)?,
+                        value: r.get(2)?,
+                        ytd: r.get(3)?,
+                        cell: r.get(4)?,
+                    },
+                ))
+            })
+            .map_err(self.err())?;
+        let mut out: Vec<(String, Vec<StoredValue>)> = Vec::new();
+        for row in rows {
+            let (period, value) = row.map_err(self.err())?;
+            match out.last_mut() {
+                Some((p, values)) if *p == period => values.push(value),
+                _ => out.push((period, vec![value])),
+            }
+        }
+        Ok(out)
+    }
+
+    /// The latest month with an accepted, current return.
+    ///
+    /// # Errors
+    /// [`Error::Database`].
+    pub fn latest_accepted_period(&self) -> Result<Option<String>, Error> {
+        self.conn
+            .query_row(
+                "SELECT MAX(period) FROM submissions WHERE status != 'rejected' AND superseded_by IS NULL",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(self.err())
+    }
+
+    /// Every current value of every unit for the months `first..=last`
+    /// (period strings `YYYY-MM` sort in time order).
+    ///
+    /// # Errors
+    /// [`Error::Database`].
+    pub fn current_values_between(&self, first: &str, last: &str) -> Result<Vec<CurrentValue>, Error> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT s.unit_code, s.period, v.line_code, v.value, v.ytd FROM submissions s
+                 JOIN submission_values v ON v.submission_id = s.id
+                 WHERE s.status != 'rejected' AND s.superseded_by IS NULL AND s.unit_code IS NOT NULL
+                 AND s.period >= ?1 AND s.period <= ?2 AND length(s.period) = 7
+                 ORDER BY s.unit_code, s.period, v.line_code",
+            )
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map([first, last], |r| {
+                Ok(CurrentValue {
+                    unit: r.get(0)?,
+                    period: r.get(1)?,
+                    line: r.get(2)?,
+                    value: r.get(3)?,
+                    ytd: r.get(4)?,
+                })
+            })
+            .map_err(self.err())?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(self.err())
+    }
+
+    /// Number of submissions stored.
+    ///
+    /// # Errors
+    /// [`Error::Database`].
+    pub fn count_submissions(&self) -> Result<i64, Error> {
+        self.conn
+            .query_row("SELECT COUNT(*) FROM submissions", [], |r| r.get(0))
+            .map_err(self.err())
+    }
+}
+
+fn insert_submission(tx: &Transaction<'_>, new: &NewSubmission) -> rusqlite::Result<Recorded> {
+    tx.execute(
+        "INSERT INTO submissions (run_id, file_name, sha256, size, received_at, processed_at, unit_code, unit_name,
+         period, form_code, form_version, status, stored_path, feedback_path)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+        params![
+            new.run_id,
+            new.file_name,
+            new.sha256,
+            new.size as i64,
+            new.received_at,
+            new.processed_at,
+            new.unit_code,
+            new.unit_name,
+            new.period,
+            new.form_code,
+            new.form_version,
+            new.status.as_str(),
+            new.stored_path,
+            new.feedback_path,
+        ],
+    )?;
+    let id = tx.last_insert_rowid();
+    {
+        let mut stmt = tx.prepare_cached(
+            "INSERT INTO submission_values (submission_id, line_code, value, ytd, cell) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?;
+        for v in &new.values {
+            stmt.execute(params![id, v.line, v.value, v.ytd, v.cell])?;
+        }
+        let mut stmt = tx.prepare_cached(
+            "INSERT OR REPLACE INTO commune_flags (submission_id, commune_code, commune_name, flag, value)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?;
+        for f in &new.flags {
+            stmt.execute(params![id, f.commune, f.commune_name, f.flag, i64::from(f.value)])?;
+        }
+        let mut stmt = tx.prepare_cached(
+            "INSERT INTO findings (submission_id, rule, severity, sheet, cell, line_code, line_label, value, expected,
+             message_vi, message_en) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        )?;
+        for f in &new.findings {
+            stmt.execute(params![
+                id,
+                f.rule,
+                f.severity.as_str(),
+                f.location.sheet,
+                f.location.cell,
+                f.location.line,
+                f.location.line_label,
+                f.value,
+                f.expected,
+                f.message_vi,
+                f.message_en
+            ])?;
+        }
+    }
+    let mut superseded = None;
+    if new.status.is_accepted() {
+        if let (Some(unit), Some(period)) = (&new.unit_code, &new.period) {
+            superseded = tx
+                .query_row(
+                    "SELECT id FROM submissions WHERE unit_code = ?1 AND period = ?2 AND status != 'rejected'
+                     AND superseded_by IS NULL AND id != ?3",
+                    params![unit, period, id],
+                    |r| r.get::<_, i64>(0),
+                )
+                .optional()?;
+            if let Some(old) = superseded {
+                tx.execute(
+                    "UPDATE submissions SET superseded_by = ?1 WHERE id = ?2",
+                    params![id, old],
+                )?;
+            }
+        }
+    }
+    Ok(Recorded { id, superseded })
+}
+
+fn db_error(path: &Path, e: rusqlite::Error) -> Error {
+    Error::Database {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn submission(sha: &str, status: Status, a01: Option<f64>) -> NewSubmission {
+        NewSubmission {
+            run_id: None,
+            file_name: format!("{sha}.xlsx"),
+            sha256: sha.into(),
+            size: 10,
+            received_at: "2015-07-01T00:00:00Z".into(),
+            processed_at: "2015-07-01T00:00:01Z".into(),
+            unit_code: Some("061".into()),
+            unit_name: Some("Huyện Ba Bể".into()),
+            period: Some("2015-06".into()),
+            form_code: Some("01/PCMD-H".into()),
+            form_version: Some(1),
+            status,
+            values: vec![
+                StoredValue {
+                    line: "A01".into(),
+                    value: a01,
+                    ytd: None,
+                    cell: Some("E17".into()),
+                },
+                StoredValue {
+                    line: "A02".into(),
+                    value: None,
+                    ytd: None,
+                    cell: Some("E25".into()),
+                },
+            ],
+            flags: vec![],
+            findings: vec![],
+            stored_path: format!("archive/{sha}.xlsx"),
+            feedback_path: None,
+        }
+    }
+
+    #[test]
+    fn a_resubmission_supersedes_and_blank_stays_null() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("b.db")).unwrap();
+        assert_eq!(store.schema_version().unwrap(), schema::MIGRATIONS.len() as i64);
+        let first = store
+            .record_submission(&submission("a", Status::Accepted, Some(5.0)))
+            .unwrap();
+        assert_eq!(first.superseded, None);
+        let rejected = store
+            .record_submission(&submission("b", Status::Rejected, Some(6.0)))
+            .unwrap();
+        assert_eq!(rejected.superseded, None, "a rejected resubmission supersedes nothing");
+        let second = store
+            .record_submission(&submission("c", Status::Warnings, Some(7.0)))
+            .unwrap();
+        assert_eq!(second.superseded, Some(first.id));
+        let history = store.unit_history("061", &["2015-06".into()]).unwrap();
+        let values = &history["2015-06"];
+        assert_eq!(values["A01"].value, Some(7.0));
+        assert_eq!(values["A02"].value, None, "blank is not zero");
+        assert_eq!(store.submissions_of("061", "2015-06").unwrap().len(), 3);
+        // The same sha256 cannot be stored twice.
+        assert!(store
+            .record_submission(&submission("a", Status::Accepted, Some(5.0)))
+            .is_err());
+        assert_eq!(store.count_submissions().unwrap(), 3);
+    }
+
+    #[test]
+    fn reopening_runs_no_migration_twice() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("b.db");
+        drop(Store::open(&path).unwrap());
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.schema_version().unwrap(), schema::MIGRATIONS.len() as i64);
+    }
+}

@@ -1,0 +1,510 @@
+//! Ingest: every kind of file a district sends, good and bad, and the
+//! guarantees — nothing lost, nothing counted twice, one bad file never stops
+//! the batch — checked against the store and the folders.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use baocao::config::Settings;
+use baocao::pipeline::ingest::{ingest, IngestOptions};
+use baocao::store::{Status, Store};
+use baocao::synth::PlantedFault;
+
+use crate::common::{baocao, baocao_ok, files_with_ext, temp_dir};
+
+/// A synthetic workspace with `units` × `months` returns.
+pub fn synth_workspace(dir: &Path, units: usize, months: usize, faults: usize, seed: u64) -> PathBuf {
+    let ws = dir.join("ws");
+    let ws_text = ws.to_string_lossy().into_owned();
+    baocao_ok(
+        &[
+            "synth",
+            "--units",
+            &units.to_string(),
+            "--months",
+            &months.to_string(),
+            "--start",
+            "2015-01",
+            "--faults",
+            &faults.to_string(),
+            "--seed",
+            &seed.to_string(),
+            "--out",
+            &ws_text,
+        ],
+        0,
+    );
+    ws
+}
+
+fn settings(ws: &Path) -> Settings {
+    Settings::load(ws, true).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn options() -> IngestOptions {
+    IngestOptions {
+        stable_seconds: Some(0),
+        ..IngestOptions::default()
+    }
+}
+
+fn set_old(path: &Path) {
+    let file = std::fs::File::options().write(true).open(path).unwrap();
+    file.set_modified(SystemTime::now() - Duration::from_secs(3600))
+        .unwrap();
+}
+
+#[test]
+fn planted_faults_are_found_at_the_planted_cell_with_the_planted_rule_and_nothing_else_errs() {
+    let dir = temp_dir();
+    let ws = synth_workspace(dir.path(), 6, 12, 21, 11);
+    let manifest: Vec<PlantedFault> =
+        serde_json::from_str(&std::fs::read_to_string(ws.join("faults.json")).unwrap()).unwrap();
+    assert_eq!(manifest.len(), 21);
+    let settings = settings(&ws);
+    let summary = ingest(&settings, &options()).unwrap();
+    assert_eq!(summary.counts.seen, 72);
+    let store = Store::open(&settings.paths.database).unwrap();
+    let planted: BTreeMap<String, &PlantedFault> = manifest
+        .iter()
+        .map(|f| (f.file.trim_start_matches("inbox/").to_string(), f))
+        .collect();
+    let mut checked = 0;
+    for submission in store.all_submissions().unwrap() {
+        let findings = store.findings_of(submission.id).unwrap();
+        match planted.get(&submission.file_name) {
+            Some(fault) => {
+                let hit = findings.iter().any(|f| {
+                    f.rule == fault.rule
+                        && f.severity == fault.severity
+                        && f.location.sheet.as_deref() == Some(fault.sheet.as_str())
+                        && f.location.cell.as_deref() == Some(fault.cell.as_str())
+                });
+                assert!(
+                    hit,
+                    "{}: planted {fault:?} not found in {findings:#?}",
+                    submission.file_name
+                );
+                let other_errors: Vec<_> = findings
+                    .iter()
+                    .filter(|f| {
+                        f.is_error()
+                            && !(f.rule == fault.rule && f.location.cell.as_deref() == Some(fault.cell.as_str()))
+                    })
+                    .collect();
+                assert!(
+                    other_errors.is_empty(),
+                    "{}: unplanted errors {other_errors:#?}",
+                    submission.file_name
+                );
+                let expected = if fault.severity == baocao::domain::Severity::Error {
+                    Status::Rejected
+                } else {
+                    Status::Warnings
+                };
+                assert_eq!(submission.status, expected, "{}", submission.file_name);
+                checked += 1;
+            }
+            None => {
+                let errors: Vec<_> = findings.iter().filter(|f| f.is_error()).collect();
+                assert!(
+                    errors.is_empty(),
+                    "{}: a clean return has errors {errors:#?}",
+                    submission.file_name
+                );
+                // Warnings on clean synthetic data come only from the outlier rule (statistical).
+                for f in &findings {
+                    assert_eq!(f.rule, 20, "{}: unexpected warning {f:?}", submission.file_name);
+                }
+            }
+        }
+    }
+    assert_eq!(checked, manifest.len());
+}
+
+#[test]
+fn every_synthetic_return_satisfies_every_rule_when_read_back() {
+    let dir = temp_dir();
+    let ws = synth_workspace(dir.path(), 5, 14, 0, 5);
+    let settings = settings(&ws);
+    let summary = ingest(&settings, &options()).unwrap();
+    assert_eq!(summary.counts.seen, 70);
+    assert_eq!(summary.counts.rejected, 0);
+    for file in &summary.files {
+        for f in &file.findings {
+            assert_eq!(f.rule, 20, "{}: {f:?}", file.file);
+        }
+    }
+}
+
+#[test]
+fn synth_is_deterministic_and_faults_differ_from_the_clean_corpus_only_where_the_manifest_says() {
+    let dir = temp_dir();
+    let a = dir.path().join("a");
+    let b = dir.path().join("b");
+    let c = dir.path().join("c");
+    for (out, faults) in [(&a, "0"), (&b, "0"), (&c, "8")] {
+        baocao_ok(
+            &[
+                "synth",
+                "--units",
+                "3",
+                "--months",
+                "4",
+                "--seed",
+                "9",
+                "--faults",
+                faults,
+                "--out",
+                &out.to_string_lossy(),
+            ],
+            0,
+        );
+    }
+    let files_a = files_with_ext(&a.join("inbox"), "xlsx");
+    assert_eq!(files_a.len(), 12);
+    for path in &files_a {
+        let rel = path.strip_prefix(&a).unwrap();
+        let same = |other: &Path| workbook_cells(&other.join(rel)) == workbook_cells(path);
+        assert!(same(&b), "same seed, same data: {}", rel.display());
+    }
+    let manifest: Vec<PlantedFault> =
+        serde_json::from_str(&std::fs::read_to_string(c.join("faults.json")).unwrap()).unwrap();
+    assert_eq!(manifest.len(), 8);
+    for path in &files_a {
+        let rel = path.strip_prefix(&a).unwrap().to_string_lossy().replace('\\', "/");
+        let clean = workbook_cells(path);
+        let faulted = workbook_cells(&c.join(&rel));
+        let planted: Vec<&PlantedFault> = manifest.iter().filter(|f| f.file == rel).collect();
+        if planted.is_empty() {
+            assert_eq!(clean, faulted, "{rel} has no planted fault but differs");
+        } else {
+            assert_ne!(clean, faulted, "{rel}: the planted fault is not in the file");
+            for fault in planted {
+                let key = (fault.sheet.clone(), fault.cell.clone());
+                let differs = clean.get(&key) != faulted.get(&key);
+                // Faults that add or flip content elsewhere still name a cell that exists.
+                assert!(
+                    differs || faulted.contains_key(&key) || clean.contains_key(&key),
+                    "{rel}: {fault:?}"
+                );
+            }
+        }
+    }
+}
+
+/// (sheet, A1) → text of every non-empty cell of a workbook.
+fn workbook_cells(path: &Path) -> BTreeMap<(String, String), String> {
+    use calamine::{open_workbook_auto, Reader};
+    let mut out = BTreeMap::new();
+    let mut wb = open_workbook_auto(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    for name in wb.sheet_names() {
+        let range = wb.worksheet_range(&name).unwrap();
+        let (r0, c0) = range.start().unwrap_or((0, 0));
+        for (r, row) in range.rows().enumerate() {
+            for (c, cell) in row.iter().enumerate() {
+                let t = crate::common::text(cell);
+                if !t.is_empty() {
+                    out.insert(
+                        (
+                            name.clone(),
+                            baocao::template::a1(r0 + r as u32, (c0 as usize + c) as u16),
+                        ),
+                        t,
+                    );
+                }
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn the_same_file_twice_changes_nothing_and_a_correction_supersedes_with_its_history() {
+    let dir = temp_dir();
+    let ws = synth_workspace(dir.path(), 1, 2, 0, 4);
+    let settings = settings(&ws);
+    let first = files_with_ext(&settings.paths.inbox, "xlsx");
+    assert_eq!(first.len(), 2);
+    let keep = dir.path().join("copy.xlsx");
+    std::fs::copy(&first[0], &keep).unwrap();
+    let summary = ingest(&settings, &options()).unwrap();
+    assert_eq!(summary.counts.accepted + summary.counts.warnings, 2);
+
+    // The same bytes again, under another name: recognised, nothing stored.
+    std::fs::copy(&keep, settings.paths.inbox.join("lai-lan-nua.xlsx")).unwrap();
+    set_old(&settings.paths.inbox.join("lai-lan-nua.xlsx"));
+    let again = ingest(&settings, &options()).unwrap();
+    assert_eq!(again.counts.duplicates, 1);
+    let store = Store::open(&settings.paths.database).unwrap();
+    assert_eq!(store.count_submissions().unwrap(), 2);
+    assert!(
+        files_with_ext(&settings.paths.inbox, "xlsx").is_empty(),
+        "the duplicate left the inbox"
+    );
+    assert_eq!(
+        files_with_ext(&settings.paths.archive.join("trung-lap"), "xlsx").len(),
+        1,
+        "kept, not deleted"
+    );
+
+    // A corrected resubmission: one value changed.
+    let unit = store.all_submissions().unwrap()[0].unit_code.clone().unwrap();
+    let period = store.all_submissions().unwrap()[0].period.clone().unwrap();
+    let corrected = settings.paths.inbox.join("sua.xlsx");
+    rewrite_d05(&keep, &corrected, 7.0);
+    let third = ingest(&settings, &options()).unwrap();
+    assert_eq!(third.counts.superseded, 1, "{:#?}", third.files);
+    let subs = store.submissions_of(&unit, &period).unwrap();
+    assert_eq!(subs.len(), 2);
+    assert_eq!(subs[0].superseded_by, Some(subs[1].id));
+    let ws_text = ws.to_string_lossy().into_owned();
+    let history = baocao_ok(
+        &["--workspace", &ws_text, "history", "--unit", &unit, "--period", &period],
+        0,
+    );
+    assert!(history.contains("superseded by"), "{history}");
+    assert!(history.contains("D05: "), "the changed value is listed: {history}");
+}
+
+/// Copies a return, changing the D05 value (a stock no other rule ties) to
+/// `value`: the corrected file a district sends after fixing one cell.
+fn rewrite_d05(from: &Path, to: &Path, value: f64) {
+    let settings = Settings::load(Path::new("/nonexistent-baocao-workspace"), false).unwrap();
+    let form = settings.current_form();
+    // Read the original with calamine, rewrite through the generator: the
+    // corrected file is what a district would send after fixing one cell.
+    use calamine::{open_workbook_auto, Reader};
+    let mut wb = open_workbook_auto(from).unwrap();
+    let range = wb.worksheet_range(&form.sheet).unwrap();
+    let mut workbook = rust_xlsxwriter::Workbook::new();
+    let sheet = workbook.add_worksheet();
+    sheet.set_name(&form.sheet).unwrap();
+    let mut d05_row = None;
+    for (r, row) in range.rows().enumerate() {
+        for (c, cell) in row.iter().enumerate() {
+            let t = crate::common::text(cell);
+            if t == "D05" {
+                d05_row = Some(r);
+            }
+            match cell {
+                calamine::Data::Float(f) => {
+                    sheet.write_number(r as u32, c as u16, *f).unwrap();
+                }
+                calamine::Data::Empty => {}
+                _ => {
+                    sheet.write_string(r as u32, c as u16, &t).unwrap();
+                }
+            }
+        }
+    }
+    let row = d05_row.unwrap() as u32;
+    // Kỳ này is two columns right of the code in the generated layout.
+    sheet.write_number(row, 4, value).unwrap();
+    let communes = wb.worksheet_range(&form.commune_sheet).unwrap();
+    let sheet = workbook.add_worksheet();
+    sheet.set_name(&form.commune_sheet).unwrap();
+    for (r, row) in communes.rows().enumerate() {
+        for (c, cell) in row.iter().enumerate() {
+            let t = crate::common::text(cell);
+            if !t.is_empty() {
+                sheet.write_string(r as u32, c as u16, &t).unwrap();
+            }
+        }
+    }
+    workbook.save(to).unwrap();
+    set_old(to);
+}
+
+#[test]
+fn a_file_still_being_written_waits_for_the_next_pass() {
+    let dir = temp_dir();
+    let ws = synth_workspace(dir.path(), 1, 1, 0, 2);
+    let settings = settings(&ws);
+    let file = files_with_ext(&settings.paths.inbox, "xlsx").remove(0);
+    // Just modified: not stable for 5 s.
+    let f = std::fs::File::options().write(true).open(&file).unwrap();
+    f.set_modified(SystemTime::now()).unwrap();
+    let opts = IngestOptions {
+        stable_seconds: Some(30),
+        ..IngestOptions::default()
+    };
+    let first = ingest(&settings, &opts).unwrap();
+    assert_eq!(first.counts.seen, 0);
+    assert_eq!(first.waiting, 1);
+    assert!(file.exists());
+    set_old(&file);
+    let second = ingest(&settings, &opts).unwrap();
+    assert_eq!(second.counts.seen, 1);
+    assert!(!file.exists(), "filed away once stable");
+}
+
+#[test]
+fn a_file_name_in_nfd_is_stored_in_nfc() {
+    let dir = temp_dir();
+    let ws = synth_workspace(dir.path(), 1, 1, 0, 2);
+    let settings = settings(&ws);
+    let file = files_with_ext(&settings.paths.inbox, "xlsx").remove(0);
+    let nfd = settings.paths.inbox.join("Ba\u{300}o ca\u{301}o tha\u{301}ng 1.xlsx");
+    std::fs::rename(&file, &nfd).unwrap();
+    let summary = ingest(&settings, &options()).unwrap();
+    assert_eq!(summary.counts.seen, 1);
+    assert_eq!(summary.files[0].file, "Bào cáo tháng 1.xlsx");
+    let store = Store::open(&settings.paths.database).unwrap();
+    assert_eq!(store.all_submissions().unwrap()[0].file_name, "Bào cáo tháng 1.xlsx");
+}
+
+#[test]
+fn bad_files_are_rejected_with_a_reason_kept_with_feedback_and_the_batch_goes_on() {
+    let dir = temp_dir();
+    let ws = synth_workspace(dir.path(), 2, 1, 0, 3);
+    let settings = settings(&ws);
+    let inbox = &settings.paths.inbox;
+    let good = files_with_ext(inbox, "xlsx");
+    assert_eq!(good.len(), 2);
+    let pdf = b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog >>\nendobj\n%%EOF\n".to_vec();
+    std::fs::write(inbox.join("bao-cao.xlsx"), &pdf).unwrap();
+    let valid = std::fs::read(&good[0]).unwrap();
+    std::fs::write(inbox.join("cut.xlsx"), &valid[..valid.len() / 2]).unwrap();
+    // A Word document is a zip too, without a workbook inside.
+    let mut docx = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    docx.start_file("word/document.xml", zip::write::SimpleFileOptions::default())
+        .unwrap();
+    std::io::Write::write_all(&mut docx, b"<w:document/>").unwrap();
+    std::fs::write(inbox.join("van-ban.xlsx"), docx.finish().unwrap().into_inner()).unwrap();
+    let mut empty = rust_xlsxwriter::Workbook::new();
+    empty.add_worksheet();
+    empty.save(inbox.join("trong.xlsx")).unwrap();
+    let mut ole = vec![0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];
+    ole.resize(4096, 0);
+    let name: Vec<u8> = "EncryptedPackage"
+        .encode_utf16()
+        .flat_map(|u| u.to_le_bytes())
+        .collect();
+    ole[1024..1024 + name.len()].copy_from_slice(&name);
+    std::fs::write(inbox.join("mat-khau.xlsx"), &ole).unwrap();
+    for entry in [
+        "bao-cao.xlsx",
+        "cut.xlsx",
+        "van-ban.xlsx",
+        "trong.xlsx",
+        "mat-khau.xlsx",
+    ] {
+        set_old(&inbox.join(entry));
+    }
+    let summary = ingest(&settings, &options()).unwrap();
+    assert_eq!(summary.counts.seen, 7);
+    assert_eq!(summary.counts.rejected, 5, "{:#?}", summary.files);
+    assert_eq!(summary.counts.accepted + summary.counts.warnings, 2);
+    for name in [
+        "bao-cao.xlsx",
+        "cut.xlsx",
+        "van-ban.xlsx",
+        "trong.xlsx",
+        "mat-khau.xlsx",
+    ] {
+        let outcome = summary.files.iter().find(|f| f.file == name).unwrap();
+        assert_eq!(outcome.status, Some(Status::Rejected));
+        assert_eq!(outcome.findings[0].rule, 1, "{name}: {:?}", outcome.findings);
+        let filed = outcome.filed_to.as_ref().unwrap();
+        assert!(
+            filed.starts_with(&settings.paths.rejected) && filed.exists(),
+            "{name} kept in rejected/"
+        );
+    }
+    let messages: Vec<String> = summary
+        .files
+        .iter()
+        .flat_map(|f| f.findings.iter().map(|x| x.message_en.to_lowercase()))
+        .collect();
+    for needle in ["pdf", "word", "encrypt", "empty"] {
+        assert!(
+            messages.iter().any(|m| m.contains(needle)),
+            "no message mentions {needle}: {messages:#?}"
+        );
+    }
+    // Each rejected file has its feedback beside it.
+    assert_eq!(
+        files_with_ext(&settings.paths.rejected, "xlsx")
+            .iter()
+            .filter(|p| p.to_string_lossy().ends_with("_phanhoi.xlsx"))
+            .count(),
+        5
+    );
+    assert!(files_with_ext(inbox, "xlsx").is_empty());
+}
+
+#[test]
+fn dry_run_checks_but_stores_and_moves_nothing_and_exit_codes_tell_rejections() {
+    let dir = temp_dir();
+    let ws = synth_workspace(dir.path(), 2, 2, 1, 6);
+    let ws_text = ws.to_string_lossy().into_owned();
+    let out = baocao(&["--workspace", &ws_text, "ingest", "--dry-run"]);
+    assert_eq!(out.status.code(), Some(1), "a planted error rejects a file");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("dry run"), "{stdout}");
+    assert_eq!(files_with_ext(&ws.join("inbox"), "xlsx").len(), 4);
+    let store = Store::open(&ws.join("baocao.db")).unwrap();
+    assert_eq!(store.count_submissions().unwrap(), 0);
+    let out = baocao(&["--workspace", &ws_text, "ingest"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(store.count_submissions().unwrap(), 4);
+    assert!(files_with_ext(&ws.join("inbox"), "xlsx").is_empty());
+    // Nothing left: a clean pass exits 0.
+    baocao_ok(&["--workspace", &ws_text, "ingest"], 0);
+}
+
+#[test]
+fn check_json_lists_findings_with_sheet_and_cell_for_other_tools() {
+    let dir = temp_dir();
+    let ws = synth_workspace(dir.path(), 2, 3, 3, 8);
+    let manifest: Vec<PlantedFault> =
+        serde_json::from_str(&std::fs::read_to_string(ws.join("faults.json")).unwrap()).unwrap();
+    let fault = manifest
+        .iter()
+        .find(|f| f.severity == baocao::domain::Severity::Error)
+        .unwrap();
+    let path = ws.join(&fault.file);
+    let ws_text = ws.to_string_lossy().into_owned();
+    let out = baocao(&["--workspace", &ws_text, "check", "--json", &path.to_string_lossy()]);
+    assert_eq!(out.status.code(), Some(1));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let findings = json[0]["findings"].as_array().unwrap();
+    assert!(
+        findings.iter().any(|f| f["rule"] == fault.rule
+            && f["location"]["cell"] == fault.cell.as_str()
+            && f["location"]["sheet"] == fault.sheet.as_str()),
+        "{json:#}"
+    );
+    assert_eq!(json[0]["status"], "rejected");
+    assert!(path.exists(), "check moves nothing");
+}
+
+#[test]
+fn a_crash_between_commit_and_filing_is_healed_on_the_next_pass() {
+    let dir = temp_dir();
+    let ws = synth_workspace(dir.path(), 1, 2, 0, 12);
+    let settings = settings(&ws);
+    let files = files_with_ext(&settings.paths.inbox, "xlsx");
+    let keep: Vec<(PathBuf, Vec<u8>)> = files.iter().map(|p| (p.clone(), std::fs::read(p).unwrap())).collect();
+    ingest(&settings, &options()).unwrap();
+    // Simulate the crash: put the files back into the inbox and mark them unfiled.
+    let conn = rusqlite::Connection::open(&settings.paths.database).unwrap();
+    conn.execute("UPDATE submissions SET filed = 0", []).unwrap();
+    for (path, bytes) in &keep {
+        std::fs::write(path, bytes).unwrap();
+        set_old(path);
+    }
+    for f in files_with_ext(&settings.paths.archive, "xlsx") {
+        std::fs::remove_file(f).unwrap();
+    }
+    let summary = ingest(&settings, &options()).unwrap();
+    assert_eq!(summary.counts.duplicates, 0);
+    assert_eq!(summary.healed, 2);
+    let store = Store::open(&settings.paths.database).unwrap();
+    assert_eq!(store.count_submissions().unwrap(), 2);
+    assert!(store.unfiled().unwrap().is_empty());
+    assert!(files_with_ext(&settings.paths.inbox, "xlsx").is_empty());
+    assert_eq!(files_with_ext(&settings.paths.archive, "xlsx").len(), 2);
+}
