@@ -716,6 +716,13 @@ fn plan_faults(series: &[Vec<MonthReturn>], count: usize, seed: u64) -> BTreeMap
         if plan.contains_key(&(u, m)) {
             continue;
         }
+        // The year-to-date check needs last month stored: no fault that
+        // rejects a return may sit just before it.
+        let before = m.checked_sub(1).and_then(|b| plan.get(&(u, b)));
+        let after = plan.get(&(u, m + 1));
+        if (fault == Fault::YearToDateWrong && before.is_some()) || after == Some(&Fault::YearToDateWrong) {
+            continue;
+        }
         plan.insert((u, m), fault);
         i += 1;
     }

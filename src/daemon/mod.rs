@@ -246,7 +246,10 @@ impl<'a> Daemon<'a> {
             if now >= self.next_poll {
                 self.look("poll");
             } else if burst_over || stable_now {
-                self.look("watch");
+                // A file found still being written by a poll is taken by the
+                // poll's follow-up look: say so when no events are involved.
+                let events = self.settings.config.daemon.watch_events;
+                self.look(if events { "watch" } else { "poll" });
             }
             if self.watcher_retry.is_some_and(|at| Instant::now() >= at) {
                 self.start_watcher();

@@ -14,7 +14,7 @@ use crate::domain::{Period, Severity};
 use crate::error::Error;
 use crate::findings::Finding;
 use crate::pipeline::extract::{extract, RawReturn};
-use crate::pipeline::read::{read_workbook, ReadLimits};
+use crate::pipeline::read::{read_workbook, read_workbook_bytes, ReadLimits, ReadProblem, Workbook};
 use crate::pipeline::validate::{validate, Context, History, HistoryValue};
 use crate::store::{Store, StoredFlag, StoredValue};
 
@@ -45,8 +45,17 @@ fn limits(settings: &Settings) -> ReadLimits {
 
 /// Reads and extracts one file (no rules across files).
 pub fn precheck(path: &Path, file: &str, settings: &Settings) -> Prechecked {
+    interpret(read_workbook(path, &limits(settings)), file, settings)
+}
+
+/// Reads and extracts a file already in memory.
+pub fn precheck_bytes(bytes: Vec<u8>, file: &str, settings: &Settings) -> Prechecked {
+    interpret(read_workbook_bytes(bytes, &limits(settings)), file, settings)
+}
+
+fn interpret(read: Result<Workbook, ReadProblem>, file: &str, settings: &Settings) -> Prechecked {
     let opens = settings.current_form().severity_of("workbook_opens", Severity::Error);
-    match read_workbook(path, &limits(settings)) {
+    match read {
         Err(problem) => Prechecked {
             raw: None,
             findings: vec![problem.to_finding(file, opens)],

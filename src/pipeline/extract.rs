@@ -147,10 +147,28 @@ pub struct Extracted {
 /// marks set aside, because "Lũy kế" and "Luỹ kế" are both correct spellings
 /// and districts type either.
 pub fn label_key(text: &str) -> String {
-    let nfc: String = text.nfc().collect();
-    let trimmed = nfc.trim();
-    let trimmed = trimmed.strip_suffix(':').unwrap_or(trimmed).trim_end();
-    fold_name(trimmed)
+    // Every return repeats the same labels and indicator texts, and finding
+    // a label compares every text cell of a sheet: normalising them is most
+    // of the cost of extraction, so each thread remembers the keys it made.
+    thread_local! {
+        static KEYS: std::cell::RefCell<std::collections::HashMap<String, String>> =
+            std::cell::RefCell::new(std::collections::HashMap::new());
+    }
+    KEYS.with(|keys| {
+        let mut keys = keys.borrow_mut();
+        if let Some(key) = keys.get(text) {
+            return key.clone();
+        }
+        let nfc: String = text.nfc().collect();
+        let trimmed = nfc.trim();
+        let trimmed = trimmed.strip_suffix(':').unwrap_or(trimmed).trim_end();
+        let key = fold_name(trimmed);
+        if keys.len() > 20_000 {
+            keys.clear();
+        }
+        keys.insert(text.to_string(), key.clone());
+        key
+    })
 }
 
 /// A form code as compared: upper case, no spaces, every dash a hyphen.
@@ -321,12 +339,12 @@ pub fn extract(workbook: &Workbook, forms: &[Form], file: &str) -> Extracted {
                         format!(
                             "Bảng số liệu ở trang \"{}\" không có cột \"{HEADER_YTD}\" trên dòng tiêu đề (dòng {}). Đề nghị giữ nguyên tiêu đề các cột của mẫu biểu.",
                             sheet.name,
-                            columns.header_row + 1
+                            u64::from(columns.header_row) + 1
                         ),
                         format!(
                             "the table on sheet \"{}\" has no \"{HEADER_YTD}\" column in its header row {}",
                             sheet.name,
-                            columns.header_row + 1
+                            u64::from(columns.header_row) + 1
                         ),
                     )
                     .at(&sheet.name, Some(a1(columns.header_row, columns.code_col)))
@@ -544,7 +562,7 @@ fn raw_value(sheet: &Sheet, row: u32, col: u32) -> RawValue {
 
 fn read_lines(sheet: &Sheet, columns: &TableColumns) -> Vec<RawLine> {
     let mut lines = Vec::new();
-    let below = sheet.cells.range((columns.header_row + 1, 0)..);
+    let below = sheet.cells.range((columns.header_row.saturating_add(1), 0)..);
     for (&(row, col), cell) in below {
         if col != columns.code_col {
             continue;
@@ -685,14 +703,14 @@ fn read_communes(
                         "Trang \"{}\" không có cột \"{}\" trên dòng tiêu đề (dòng {}), nên không đếm được số xã tương ứng với chỉ tiêu {}. Đề nghị giữ nguyên tiêu đề các cột của mẫu biểu.",
                         sheet.name,
                         flag.header,
-                        header_row + 1,
+                        u64::from(header_row) + 1,
                         flag.line
                     ),
                     format!(
                         "sheet \"{}\" has no \"{}\" column in its header row {} (flags for line {})",
                         sheet.name,
                         flag.header,
-                        header_row + 1,
+                        u64::from(header_row) + 1,
                         flag.line
                     ),
                 )
@@ -702,7 +720,7 @@ fn read_communes(
         }
     }
 
-    for (&(row, col), cell) in sheet.cells.range((last_header_row + 1, 0)..) {
+    for (&(row, col), cell) in sheet.cells.range((last_header_row.saturating_add(1), 0)..) {
         if col != code_col || cell.value.is_empty() {
             continue;
         }

@@ -18,9 +18,9 @@ use crate::domain::Period;
 use crate::error::Error;
 use crate::feedback::{write_feedback, FeedbackInput};
 use crate::findings::Finding;
-use crate::pipeline::check::{finish_check, precheck, CheckedFile, Prechecked, StoreHistory};
+use crate::pipeline::check::{finish_check, precheck_bytes, CheckedFile, Prechecked, StoreHistory};
 use crate::pipeline::discover::{discover, Candidate};
-use crate::store::{NewSubmission, Receipt, RunCounts, Status, Store};
+use crate::store::{NewSubmission, Receipt, Recorded, RunCounts, Status, Store, Submission};
 
 /// How an ingest pass is run.
 #[derive(Debug, Clone)]
@@ -271,151 +271,94 @@ pub fn ingest(settings: &Settings, options: &IngestOptions) -> Result<IngestSumm
         tracing::info!(file = %path.display(), "File still being written; left for the next pass");
     }
 
-    // Hash every file first: duplicates and interrupted passes change nothing.
-    let mut fresh: Vec<(Candidate, String)> = Vec::new();
-    for candidate in found.ready {
-        let sha = match sha256_of(&candidate.path) {
-            Ok(sha) => sha,
-            Err(error) => {
-                // Gone or unreadable since discovery: the next pass will see.
-                tracing::warn!(file = %candidate.relative, %error, "File could not be read; left for the next pass");
-                summary.waiting += 1;
-                continue;
-            }
-        };
-        let known = store.find_by_sha(&sha)?;
-        if settings.config.ingest.keep_originals && known.as_ref().is_some_and(|s| s.filed) {
-            summary.already_stored += 1;
-            continue;
-        }
-        summary.counts.seen += 1;
-        match known {
-            Some(stored) if !options.dry_run => {
-                let target = if stored.filed {
-                    summary.counts.duplicates += 1;
-                    let (stem, ext) = stem_and_ext(&candidate.relative);
-                    let stamp = Local::now().format("%Y%m%d-%H%M%S");
-                    settings
-                        .paths
-                        .archive
-                        .join("trung-lap")
-                        .join(format!("{stem}__{stamp}_{}.{ext}", &sha[..8]))
-                } else {
-                    summary.healed += 1;
-                    settings.paths.root.join(&stored.stored_path)
-                };
-                let moved = file_away(settings, &candidate.path, &target)?;
-                if !stored.filed {
-                    store.mark_filed(stored.id)?;
-                }
-                let outcome = if stored.filed {
-                    "duplicate"
-                } else {
-                    "filed after interruption"
-                };
-                store.record_receipt(&Receipt {
-                    run_id,
-                    file_name: &candidate.relative,
-                    sha256: &sha,
-                    seen_at: &now_iso(),
-                    outcome,
-                    submission_id: Some(stored.id),
-                    moved_to: Some(&relative_to(&settings.paths.root, &moved)),
-                })?;
-                tracing::info!(file = %candidate.relative, unit = ?stored.unit_code, period = ?stored.period, outcome, "Already stored");
-                summary.files.push(FileOutcome {
-                    file: candidate.relative.clone(),
-                    status: Some(stored.status),
-                    duplicate: stored.filed,
-                    superseded: false,
-                    unit: stored.unit_code.clone(),
-                    period: stored.period.clone(),
-                    findings: Vec::new(),
-                    filed_to: Some(moved),
-                });
-            }
-            Some(stored) => {
-                summary.counts.duplicates += 1;
-                summary.files.push(FileOutcome {
-                    file: candidate.relative.clone(),
-                    status: Some(stored.status),
-                    duplicate: true,
-                    superseded: false,
-                    unit: stored.unit_code.clone(),
-                    period: stored.period.clone(),
-                    findings: Vec::new(),
-                    filed_to: None,
-                });
-            }
-            None => fresh.push((candidate, sha)),
-        }
-    }
-
     let today = options.today.unwrap_or_else(|| Local::now().date_naive());
-    let bar = progress_bar(options.progress, fresh.len());
-    let threads = settings.config.ingest.threads;
+    let bar = progress_bar(options.progress, found.ready.len());
     let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
+        .num_threads(settings.config.ingest.threads)
         .build()
         .map_err(|e| Error::Usage(format!("thread pool: {e}")))?;
-    // Read, extract and check within each file in parallel.
-    let prechecked: Vec<Prechecked> = pool.install(|| {
-        fresh
-            .par_iter()
-            .map(|(candidate, _)| {
-                let checked = precheck(&candidate.path, &candidate.relative, settings);
-                if let Some(bar) = &bar {
-                    bar.inc(1);
-                }
-                checked
-            })
-            .collect()
-    });
-    if let Some(bar) = &bar {
-        bar.finish_and_clear();
-    }
-
-    // Then, in order, against the stored history; store; feedback; file away.
     let mut history = StoreHistory::default();
-    for ((candidate, sha), pre) in fresh.into_iter().zip(prechecked) {
+    // Chunks bound the memory a pass holds, whatever the size of the inbox.
+    for chunk in found.ready.chunks(CHUNK_FILES) {
         if STOP.load(Ordering::SeqCst) {
-            tracing::info!("Stop requested: the remaining files stay in the inbox");
             break;
         }
-        let checked = finish_check(pre, &candidate.relative, settings, today, &mut history, Some(&store))?;
-        let status = Status::of(&checked.findings);
-        let outcome = if options.dry_run {
-            FileOutcome {
-                file: candidate.relative.clone(),
-                status: Some(status),
-                duplicate: false,
-                superseded: false,
-                unit: checked.unit_code.clone(),
-                period: checked.period.map(|p| p.to_string()),
-                findings: checked.findings.clone(),
-                filed_to: None,
+        // Read each file once, hash it, read and extract it: in parallel.
+        let loaded: Vec<Option<(String, Prechecked)>> =
+            pool.install(|| chunk.par_iter().map(|candidate| load(candidate, settings)).collect());
+        // Then one by one, in arrival order, against the stored history.
+        let mut stored_now: Vec<Pending> = Vec::new();
+        for (candidate, loaded) in chunk.iter().zip(loaded) {
+            if STOP.load(Ordering::SeqCst) {
+                tracing::info!("Stop requested: the remaining files stay in the inbox");
+                break;
             }
-        } else {
-            store_one(
-                settings,
-                &mut store,
-                run_id,
-                &candidate,
-                &sha,
-                &checked,
-                status,
-                &mut history,
-            )?
-        };
-        match status {
-            Status::Accepted => summary.counts.accepted += 1,
-            Status::Warnings => summary.counts.warnings += 1,
-            Status::Rejected => summary.counts.rejected += 1,
+            let Some((sha, pre)) = loaded else {
+                // Gone or unreadable since discovery: the next pass will see.
+                summary.waiting += 1;
+                continue;
+            };
+            if let Some(known) = store.find_by_sha(&sha)? {
+                let same_pass = stored_now.iter().any(|p| p.recorded.id == known.id);
+                handle_known(
+                    settings,
+                    &store,
+                    run_id,
+                    options,
+                    candidate,
+                    &sha,
+                    known,
+                    same_pass,
+                    &mut summary,
+                )?;
+                continue;
+            }
+            summary.counts.seen += 1;
+            let checked = finish_check(pre, &candidate.relative, settings, today, &mut history, Some(&store))?;
+            let status = Status::of(&checked.findings);
+            match status {
+                Status::Accepted => summary.counts.accepted += 1,
+                Status::Warnings => summary.counts.warnings += 1,
+                Status::Rejected => summary.counts.rejected += 1,
+            }
+            if options.dry_run {
+                summary.files.push(FileOutcome {
+                    file: candidate.relative.clone(),
+                    status: Some(status),
+                    duplicate: false,
+                    superseded: false,
+                    unit: checked.unit_code.clone(),
+                    period: checked.period.map(|p| p.to_string()),
+                    findings: checked.findings,
+                    filed_to: None,
+                });
+                continue;
+            }
+            let pending = record(settings, &mut store, run_id, candidate, &sha, checked, status)?;
+            if status.is_accepted() {
+                history.remember(&pending.checked);
+            }
+            if pending.recorded.superseded.is_some() {
+                summary.counts.superseded += 1;
+            }
+            stored_now.push(pending);
         }
-        if outcome.superseded {
-            summary.counts.superseded += 1;
+        // Feedback workbooks of the stored files, in parallel.
+        let written: Vec<Result<(), Error>> =
+            pool.install(|| stored_now.par_iter().map(|p| write_feedbacks(settings, p)).collect());
+        for result in written {
+            result?;
         }
-        summary.files.push(outcome);
+        // Only now leave the inbox.
+        for pending in stored_now {
+            summary.files.push(file_pending(settings, &store, run_id, pending)?);
+        }
+        if let Some(bar) = &bar {
+            bar.inc(chunk.len() as u64);
+        }
+    }
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
     }
 
     summary.elapsed = started.elapsed();
@@ -426,18 +369,126 @@ pub fn ingest(settings: &Settings, options: &IngestOptions) -> Result<IngestSumm
     Ok(summary)
 }
 
+/// Files per chunk: read in parallel, stored in order, then filed.
+const CHUNK_FILES: usize = 256;
+
+/// Reads a file once: its sha256 and what reading and extracting gave.
+/// `None` when it cannot be read now (gone, locked).
+fn load(candidate: &Candidate, settings: &Settings) -> Option<(String, Prechecked)> {
+    match std::fs::read(&candidate.path) {
+        Ok(bytes) => {
+            let sha = sha256_hex(&bytes);
+            Some((sha, precheck_bytes(bytes, &candidate.relative, settings)))
+        }
+        Err(error) => {
+            tracing::warn!(file = %candidate.relative, %error, "File could not be read; left for the next pass");
+            None
+        }
+    }
+}
+
+/// A file whose content is already stored: a duplicate, a file of an
+/// interrupted pass to file now, or (keeping originals) one to skip.
 #[allow(clippy::too_many_arguments)]
-fn store_one(
+fn handle_known(
+    settings: &Settings,
+    store: &Store,
+    run_id: Option<i64>,
+    options: &IngestOptions,
+    candidate: &Candidate,
+    sha: &str,
+    stored: Submission,
+    same_pass: bool,
+    summary: &mut IngestSummary,
+) -> Result<(), Error> {
+    if settings.config.ingest.keep_originals && (stored.filed || same_pass) {
+        summary.already_stored += 1;
+        return Ok(());
+    }
+    summary.counts.seen += 1;
+    let duplicate = stored.filed || same_pass;
+    if duplicate {
+        summary.counts.duplicates += 1;
+    }
+    if options.dry_run {
+        summary.files.push(FileOutcome {
+            file: candidate.relative.clone(),
+            status: Some(stored.status),
+            duplicate: true,
+            superseded: false,
+            unit: stored.unit_code.clone(),
+            period: stored.period.clone(),
+            findings: Vec::new(),
+            filed_to: None,
+        });
+        return Ok(());
+    }
+    let target = if duplicate {
+        let (stem, ext) = stem_and_ext(&candidate.relative);
+        let stamp = Local::now().format("%Y%m%d-%H%M%S");
+        settings
+            .paths
+            .archive
+            .join("trung-lap")
+            .join(format!("{stem}__{stamp}_{}.{ext}", &sha[..8.min(sha.len())]))
+    } else {
+        summary.healed += 1;
+        settings.paths.root.join(&stored.stored_path)
+    };
+    let moved = file_away(settings, &candidate.path, &target)?;
+    if !duplicate {
+        regenerate_feedback(settings, store, &stored)?;
+        store.mark_filed(stored.id)?;
+    }
+    let outcome = if duplicate {
+        "duplicate"
+    } else {
+        "filed after interruption"
+    };
+    store.record_receipt(&Receipt {
+        run_id,
+        file_name: &candidate.relative,
+        sha256: sha,
+        seen_at: &now_iso(),
+        outcome,
+        submission_id: Some(stored.id),
+        moved_to: Some(&relative_to(&settings.paths.root, &moved)),
+    })?;
+    tracing::info!(file = %candidate.relative, unit = ?stored.unit_code, period = ?stored.period, outcome, "Already stored");
+    summary.files.push(FileOutcome {
+        file: candidate.relative.clone(),
+        status: Some(stored.status),
+        duplicate,
+        superseded: false,
+        unit: stored.unit_code.clone(),
+        period: stored.period.clone(),
+        findings: Vec::new(),
+        filed_to: Some(moved),
+    });
+    Ok(())
+}
+
+/// A file stored in this pass, waiting for its feedback and filing.
+struct Pending {
+    candidate: Candidate,
+    sha: String,
+    checked: CheckedFile,
+    status: Status,
+    dest: Destinations,
+    recorded: Recorded,
+}
+
+/// Stores one checked file in its own transaction.
+fn record(
     settings: &Settings,
     store: &mut Store,
     run_id: Option<i64>,
     candidate: &Candidate,
     sha: &str,
-    checked: &CheckedFile,
+    checked: CheckedFile,
     status: Status,
-    history: &mut StoreHistory,
-) -> Result<FileOutcome, Error> {
-    let dest = destinations(settings, checked, status, &candidate.relative, sha);
+) -> Result<Pending, Error> {
+    let dest = destinations(settings, &checked, status, &candidate.relative, sha);
     let root = &settings.paths.root;
     let new = NewSubmission {
         run_id,
@@ -459,10 +510,18 @@ fn store_one(
         feedback_path: Some(relative_to(root, &dest.feedback)),
     };
     let recorded = store.record_submission(&new)?;
-    if status.is_accepted() {
-        history.remember(checked);
-    }
-    let supersedes = recorded.superseded.map(|id| format!("mã lưu trữ {id}"));
+    Ok(Pending {
+        candidate: candidate.clone(),
+        sha: sha.to_string(),
+        checked,
+        status,
+        dest,
+        recorded,
+    })
+}
+
+fn write_feedbacks(settings: &Settings, p: &Pending) -> Result<(), Error> {
+    let checked = &p.checked;
     let form = match (&checked.form_code, checked.form_version) {
         (Some(code), Some(version)) => settings.form(code, version),
         _ => None,
@@ -471,56 +530,92 @@ fn store_one(
         .unit_code
         .as_deref()
         .map(|code| (code, checked.unit_name.as_deref().unwrap_or("")));
-    let received = iso(candidate.modified);
+    let received = iso(p.candidate.modified);
     let input = FeedbackInput {
-        file_name: &candidate.relative,
+        file_name: &p.candidate.relative,
         received_at: &received,
-        status,
+        status: p.status,
         unit,
-        period: checked.period.map(|p| p.vietnamese()),
+        period: checked.period.map(|period| period.vietnamese()),
         form,
         values: &checked.values,
         findings: &checked.findings,
-        supersedes,
+        supersedes: p.recorded.superseded.map(|id| format!("mã lưu trữ {id}")),
     };
-    write_feedback(&dest.feedback, &input)?;
-    if let Some(beside) = &dest.feedback_beside {
+    write_feedback(&p.dest.feedback, &input)?;
+    if let Some(beside) = &p.dest.feedback_beside {
         write_feedback(beside, &input)?;
     }
-    let moved = file_away(settings, &candidate.path, &dest.stored)?;
-    store.mark_filed(recorded.id)?;
+    Ok(())
+}
+
+/// Moves (or copies) a stored file to its place and says so in the store.
+fn file_pending(settings: &Settings, store: &Store, run_id: Option<i64>, p: Pending) -> Result<FileOutcome, Error> {
+    let moved = file_away(settings, &p.candidate.path, &p.dest.stored)?;
+    store.mark_filed(p.recorded.id)?;
     store.record_receipt(&Receipt {
         run_id,
-        file_name: &candidate.relative,
-        sha256: sha,
+        file_name: &p.candidate.relative,
+        sha256: &p.sha,
         seen_at: &now_iso(),
-        outcome: status.as_str(),
-        submission_id: Some(recorded.id),
-        moved_to: Some(&relative_to(root, &moved)),
+        outcome: p.status.as_str(),
+        submission_id: Some(p.recorded.id),
+        moved_to: Some(&relative_to(&settings.paths.root, &moved)),
     })?;
+    let checked = p.checked;
     let unit_code = checked.unit_code.clone().unwrap_or_default();
-    let period = checked.period.map(|p| p.to_string()).unwrap_or_default();
-    match status {
-        Status::Rejected => {
-            tracing::info!(file = %candidate.relative, unit = %unit_code, period = %period, errors = checked.findings.iter().filter(|f| f.is_error()).count(), "Return rejected");
-        }
-        _ => {
-            tracing::info!(file = %candidate.relative, unit = %unit_code, period = %period, warnings = checked.findings.len(), superseded = recorded.superseded.is_some(), "Return accepted");
-        }
+    let period = checked.period.map(|x| x.to_string()).unwrap_or_default();
+    let errors = checked.findings.iter().filter(|f| f.is_error()).count();
+    let warnings = checked.findings.len() - errors;
+    let superseded = p.recorded.superseded.is_some();
+    if p.status.is_accepted() {
+        tracing::info!(file = %p.candidate.relative, unit = %unit_code, period = %period, warnings, superseded, "Return accepted");
+    } else {
+        tracing::info!(file = %p.candidate.relative, unit = %unit_code, period = %period, errors, warnings, "Return rejected");
     }
     for finding in &checked.findings {
-        tracing::debug!(file = %candidate.relative, unit = %unit_code, period = %period, "{}", finding.log_line());
+        tracing::debug!(file = %p.candidate.relative, unit = %unit_code, period = %period, "{}", finding.log_line());
     }
     Ok(FileOutcome {
-        file: candidate.relative.clone(),
-        status: Some(status),
+        file: p.candidate.relative,
+        status: Some(p.status),
         duplicate: false,
-        superseded: recorded.superseded.is_some(),
-        unit: checked.unit_code.clone(),
-        period: checked.period.map(|p| p.to_string()),
-        findings: checked.findings.clone(),
+        superseded: p.recorded.superseded.is_some(),
+        unit: checked.unit_code,
+        period: checked.period.map(|x| x.to_string()),
+        findings: checked.findings,
         filed_to: Some(moved),
     })
+}
+
+/// Writes the feedback of a stored submission again when a pass stopped
+/// before writing it.
+fn regenerate_feedback(settings: &Settings, store: &Store, submission: &Submission) -> Result<(), Error> {
+    let Some(feedback) = &submission.feedback_path else {
+        return Ok(());
+    };
+    let path = settings.paths.root.join(feedback);
+    if path.exists() {
+        return Ok(());
+    }
+    let values: Vec<_> = store.values_of(submission.id)?.into_values().collect();
+    let findings = store.findings_of(submission.id)?;
+    let form = match (&submission.form_code, submission.form_version) {
+        (Some(code), Some(version)) => settings.form(code, version),
+        _ => None,
+    };
+    let input = FeedbackInput {
+        file_name: &submission.file_name,
+        received_at: &submission.received_at,
+        status: submission.status,
+        unit: submission.unit_code.as_deref().map(|c| (c, "")),
+        period: submission.period.clone(),
+        form,
+        values: &values,
+        findings: &findings,
+        supersedes: None,
+    };
+    write_feedback(&path, &input)
 }
 
 /// Files the files of submissions stored by a pass that stopped before
@@ -531,10 +626,12 @@ fn heal_unfiled(settings: &Settings, store: &Store) -> Result<usize, Error> {
         let target = settings.paths.root.join(&submission.stored_path);
         let source = settings.paths.inbox.join(&submission.file_name);
         if target.exists() {
+            regenerate_feedback(settings, store, &submission)?;
             store.mark_filed(submission.id)?;
             healed += 1;
         } else if source.exists() && sha256_of(&source).ok().as_deref() == Some(submission.sha256.as_str()) {
             file_away(settings, &source, &target)?;
+            regenerate_feedback(settings, store, &submission)?;
             store.mark_filed(submission.id)?;
             healed += 1;
         }

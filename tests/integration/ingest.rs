@@ -508,3 +508,225 @@ fn a_crash_between_commit_and_filing_is_healed_on_the_next_pass() {
     assert!(files_with_ext(&settings.paths.inbox, "xlsx").is_empty());
     assert_eq!(files_with_ext(&settings.paths.archive, "xlsx").len(), 2);
 }
+
+/// Copies a synthetic workspace's configuration, register and inbox.
+fn copy_workspace(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to.join("inbox")).unwrap();
+    for name in ["baocao.toml", "register.csv"] {
+        std::fs::copy(from.join(name), to.join(name)).unwrap();
+    }
+    for file in files_with_ext(&from.join("inbox"), "xlsx") {
+        let rel = file.strip_prefix(from).unwrap();
+        let target = to.join(rel);
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        std::fs::copy(&file, &target).unwrap();
+        let modified = std::fs::metadata(&file).unwrap().modified().unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&target)
+            .unwrap()
+            .set_modified(modified)
+            .unwrap();
+    }
+}
+
+fn with_config(ws: &Path, from: &str, to: &str) {
+    let path = ws.join("baocao.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains(from), "{from}");
+    std::fs::write(&path, text.replace(from, to)).unwrap();
+}
+
+/// sha256 of every return filed under archive/ and rejected/ (not feedback).
+fn filed_hashes(ws: &Path) -> Vec<String> {
+    let mut out: Vec<String> = ["archive", "rejected"]
+        .iter()
+        .flat_map(|d| files_with_ext(&ws.join(d), "xlsx"))
+        .filter(|p| !p.to_string_lossy().ends_with("_phanhoi.xlsx"))
+        .map(|p| baocao::pipeline::ingest::sha256_of(&p).unwrap())
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn killing_ingest_at_random_moments_twenty_times_loses_and_doubles_nothing() {
+    let dir = temp_dir();
+    let source = synth_workspace(dir.path(), 12, 25, 12, 77);
+    let mut expected: Vec<String> = files_with_ext(&source.join("inbox"), "xlsx")
+        .iter()
+        .map(|p| baocao::pipeline::ingest::sha256_of(p).unwrap())
+        .collect();
+    expected.sort();
+    assert_eq!(expected.len(), 300);
+    let mut killed_mid_batch = 0;
+    for round in 0..20u64 {
+        let ws = dir.path().join(format!("round{round}"));
+        copy_workspace(&source, &ws);
+        with_config(&ws, "stable_seconds = 5", "stable_seconds = 0");
+        let ws_text = ws.to_string_lossy().into_owned();
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_baocao"))
+            .args(["--workspace", &ws_text, "ingest"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        // A different moment each round, from the start to past the end of a batch.
+        let delay = 30 + (round * 7919 % 20) * 60;
+        std::thread::sleep(Duration::from_millis(delay));
+        let _ = child.kill();
+        let _ = child.wait();
+        let store = Store::open(&ws.join("baocao.db")).unwrap();
+        let stored = store.count_submissions().unwrap();
+        if stored > 0 && stored < 300 {
+            killed_mid_batch += 1;
+        }
+        // Nothing is lost even before the next pass: every file is in the
+        // inbox or filed (a move is a rename).
+        let in_inbox = files_with_ext(&ws.join("inbox"), "xlsx").len();
+        assert_eq!(
+            in_inbox + filed_hashes(&ws).len(),
+            300,
+            "round {round}: a file went missing"
+        );
+        drop(store);
+        // The next pass finishes the job.
+        let out = baocao(&["--workspace", &ws_text, "ingest"]);
+        assert!(matches!(out.status.code(), Some(0 | 1)), "round {round}: {out:?}");
+        let store = Store::open(&ws.join("baocao.db")).unwrap();
+        assert_eq!(
+            store.count_submissions().unwrap(),
+            300,
+            "round {round}: every file exactly once"
+        );
+        assert!(store.unfiled().unwrap().is_empty(), "round {round}");
+        assert!(files_with_ext(&ws.join("inbox"), "xlsx").is_empty(), "round {round}");
+        assert_eq!(
+            filed_hashes(&ws),
+            expected,
+            "round {round}: filed files are the received files"
+        );
+        let hashes: std::collections::BTreeSet<String> =
+            store.all_submissions().unwrap().into_iter().map(|s| s.sha256).collect();
+        assert_eq!(hashes.len(), 300);
+        std::fs::remove_dir_all(&ws).unwrap();
+    }
+    assert!(
+        killed_mid_batch >= 5,
+        "only {killed_mid_batch} kills landed inside a batch"
+    );
+}
+
+#[test]
+fn one_thread_and_two_threads_store_the_same_results() {
+    let dir = temp_dir();
+    let source = synth_workspace(dir.path(), 6, 8, 6, 91);
+    let mut exports = Vec::new();
+    for threads in [1, 2] {
+        let ws = dir.path().join(format!("t{threads}"));
+        copy_workspace(&source, &ws);
+        with_config(&ws, "threads = 0", &format!("threads = {threads}"));
+        let settings = settings(&ws);
+        ingest(&settings, &options()).unwrap();
+        let store = Store::open(&settings.paths.database).unwrap();
+        let mut rows = Vec::new();
+        for s in store.all_submissions().unwrap() {
+            let findings: Vec<String> = store.findings_of(s.id).unwrap().iter().map(|f| f.log_line()).collect();
+            let values = store.values_of(s.id).unwrap();
+            rows.push(format!(
+                "{} {:?} {:?} {} {:?} {findings:?} {values:?}",
+                s.file_name,
+                s.unit_code,
+                s.period,
+                s.status.as_str(),
+                s.superseded_by
+            ));
+        }
+        exports.push(rows);
+    }
+    assert_eq!(exports[0], exports[1]);
+}
+
+/// (unit, period, line) → (value, year to date).
+type StoredValues = BTreeMap<(String, String, String), (Option<f64>, Option<f64>)>;
+
+#[test]
+fn returns_saved_by_libreoffice_as_xlsx_xls_and_ods_ingest_with_the_original_values() {
+    let Some(soffice) = crate::report::soffice() else {
+        return;
+    };
+    let dir = temp_dir();
+    let source = synth_workspace(dir.path(), 2, 3, 0, 64);
+    let reference = dir.path().join("reference");
+    copy_workspace(&source, &reference);
+    let settings_ref = settings(&reference);
+    ingest(&settings_ref, &options()).unwrap();
+    let values_of = |ws: &Path| -> StoredValues {
+        let store = Store::open(&ws.join("baocao.db")).unwrap();
+        let mut out = BTreeMap::new();
+        for s in store.all_submissions().unwrap() {
+            assert!(
+                s.status.is_accepted(),
+                "{}: {:?}",
+                s.file_name,
+                store.findings_of(s.id).unwrap()
+            );
+            for (line, v) in store.values_of(s.id).unwrap() {
+                out.insert(
+                    (s.unit_code.clone().unwrap(), s.period.clone().unwrap(), line),
+                    (v.value, v.ytd),
+                );
+            }
+        }
+        out
+    };
+    let expected = values_of(&reference);
+    assert_eq!(expected.len(), 6 * 74);
+    let originals = files_with_ext(&source.join("inbox"), "xlsx");
+    let profile = format!(
+        "-env:UserInstallation=file://{}",
+        dir.path().join("lo-profile").display()
+    );
+    for (ext, filter) in [
+        ("xlsx", "xlsx:Calc MS Excel 2007 XML"),
+        ("xls", "xls:MS Excel 97"),
+        ("ods", "ods"),
+    ] {
+        let ws = dir.path().join(format!("as-{ext}"));
+        std::fs::create_dir_all(ws.join("inbox")).unwrap();
+        for name in ["baocao.toml", "register.csv"] {
+            std::fs::copy(source.join(name), ws.join(name)).unwrap();
+        }
+        let out = std::process::Command::new(soffice)
+            .args([&profile, "--headless", "--convert-to", filter, "--outdir"])
+            .arg(ws.join("inbox"))
+            .args(&originals)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let converted = files_with_ext(&ws.join("inbox"), ext);
+        assert_eq!(converted.len(), 6, "{ext}");
+        // Arrival order as the originals: by month.
+        for file in &converted {
+            let name = file.file_name().unwrap().to_string_lossy().into_owned();
+            let month: u64 = name[name.len() - ext.len() - 3..name.len() - ext.len() - 1]
+                .parse()
+                .unwrap();
+            let when = SystemTime::now() - Duration::from_secs(10_000 - month * 100);
+            std::fs::File::options()
+                .write(true)
+                .open(file)
+                .unwrap()
+                .set_modified(when)
+                .unwrap();
+        }
+        let settings = settings(&ws);
+        let summary = ingest(&settings, &options()).unwrap();
+        assert_eq!(summary.counts.seen, 6, "{ext}");
+        assert_eq!(
+            values_of(&ws),
+            expected,
+            "values read from .{ext} differ from the originals"
+        );
+    }
+}

@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
+mod daemon;
 mod foundation;
 mod ingest;
 mod report;

@@ -389,7 +389,7 @@ fn the_same_database_gives_the_same_workbook_data_and_identical_exports() {
     assert!(parts.iter().all(|p| std::fs::read(p).unwrap().starts_with(b"PAR1")));
 }
 
-fn soffice() -> Option<&'static str> {
+pub fn soffice() -> Option<&'static str> {
     let found = std::process::Command::new("soffice")
         .arg("--version")
         .output()

@@ -1,3 +1,6 @@
+//! Tests of `extract`: the return is found by labels and codes in the
+//! generated workbook and in one a district retyped its own way.
+
 use std::collections::BTreeMap;
 
 use rust_xlsxwriter::{ExcelDateTime, Format, Workbook as XlsxWorkbook};

@@ -1,3 +1,7 @@
+//! Tests of `read`: every way a file can fail to be a workbook (PDF, Word,
+//! truncated, empty, encrypted, too large, a zip bomb) and the cells a real
+//! workbook gives (formulas, errors, dates, merges, a stray far cell, ods).
+
 use std::io::Write;
 use std::time::Instant;
 

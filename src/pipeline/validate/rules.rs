@@ -17,6 +17,10 @@ fn plus(codes: &[&str]) -> String {
     codes.join("+")
 }
 
+/// The smallest change, in the line's own unit (people, establishments,
+/// million VND), that rule 20 reports, however regular the history.
+const OUTLIER_FLOOR: f64 = 10.0;
+
 fn median(values: &mut [f64]) -> f64 {
     values.sort_by(f64::total_cmp);
     let n = values.len();
@@ -693,8 +697,9 @@ impl Checker<'_> {
     /// with an event would be flagged.
     ///
     /// Independently, a jump from 0 last month to more than `jump_factor`
-    /// times the largest value of the window (when that is above 0) is
-    /// flagged. One finding per line at most.
+    /// times the largest value of the window (when that is above 0), and to
+    /// at least the same absolute floor, is flagged. One finding per line at
+    /// most.
     pub(super) fn outlier(
         &mut self,
         rule: &Rule,
@@ -724,7 +729,7 @@ impl Checker<'_> {
                 let sd = 1.4826 * median(&mut deviations);
                 let distance = (x - med).abs();
                 let beyond_spread = if sd > 0.0 { distance > robust_sd * sd } else { med > 0.0 };
-                if beyond_spread && distance >= 10f64.max(med) {
+                if beyond_spread && distance >= OUTLIER_FLOOR.max(med) {
                     let low = (med - robust_sd * sd).max(0.0);
                     let high = med + robust_sd * sd;
                     let usual_vi = if sd > 0.0 {
@@ -752,7 +757,10 @@ impl Checker<'_> {
                     ));
                 }
             }
-            if message.is_none() && previous == Some(0.0) && largest > 0.0 && x > jump_factor * largest {
+            // The same absolute floor: 0 → 1.8 million VND after a 0.15 is a
+            // twelvefold jump, and nothing a statistician needs to hear about.
+            let jumped = x > jump_factor * largest && x >= OUTLIER_FLOOR;
+            if message.is_none() && previous == Some(0.0) && largest > 0.0 && jumped {
                 message = Some((
                     format!(
                         "tăng từ 0 (tháng trước) lên {}, gấp hơn {} lần mức cao nhất ({}) của {n} tháng trước. Đề nghị kiểm tra lại; nếu số liệu đúng, xin ghi rõ lý do ở cột Ghi chú.",

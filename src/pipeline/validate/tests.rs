@@ -1,3 +1,6 @@
+//! Tests of `validate`: a valid return passes clean, and each rule kind
+//! fires on a planted fault at the cell a district would open.
+
 use super::*;
 use crate::pipeline::read::fixtures::{env, period, set, set_ytd, Env, UNIT};
 use crate::template::{CellInput, CommuneRow, Layout, ReturnSpec};
@@ -543,7 +546,6 @@ fn an_outlier_against_twelve_months_is_flagged_but_small_counts_stay_quiet() {
     let mut spec = env.valid_spec();
     set(&mut spec, "A02", CellInput::Number(40.0));
     let (checked, layout) = check(&env, &spec, &history);
-    eprintln!("STEP1 {} {:?}", dump(&checked.findings), history.month(UNIT, Period::month(2015, 5)).map(|m| m.len()));
     let f = single(&checked, 20, "Bieu01", &this_cell(&layout, "A02"));
     assert_eq!(f.severity, Severity::Warning);
 
@@ -558,7 +560,6 @@ fn an_outlier_against_twelve_months_is_flagged_but_small_counts_stay_quiet() {
     assert!(of_rule(&checked, 20).is_empty(), "{}", dump(&checked.findings));
     set(&mut spec, "A01.6", CellInput::Number(12.0));
     let (checked, layout) = check(&env, &spec, &history);
-    eprintln!("STEP7 {}", dump(&checked.findings));
     single(&checked, 20, "Bieu01", &this_cell(&layout, "A01.6"));
 }
 
