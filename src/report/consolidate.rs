@@ -21,10 +21,24 @@ fn polars_error(e: PolarsError) -> Error {
     Error::Usage(format!("consolidation: {e}"))
 }
 
-/// The stored values of some months, one row per (unit, month, line).
+/// The stored values of some months, one row per (unit, month, line), with
+/// units and lines as small integer ids (joins and groupings on integers are
+/// what keeps a 700-district year fast).
 #[derive(Debug, Clone)]
 pub struct StoredFrame {
     frame: DataFrame,
+    unit_ids: HashMap<String, u32>,
+    line_ids: HashMap<String, u32>,
+}
+
+/// Interns `text`, returning its id.
+fn intern(ids: &mut HashMap<String, u32>, text: &str) -> u32 {
+    if let Some(&id) = ids.get(text) {
+        return id;
+    }
+    let id = ids.len() as u32;
+    ids.insert(text.to_string(), id);
+    id
 }
 
 impl StoredFrame {
@@ -35,19 +49,36 @@ impl StoredFrame {
     /// [`Error::Database`], or a Polars error.
     pub fn load(store: &Store, first: Period, last: Period) -> Result<StoredFrame, Error> {
         let rows = store.current_values_between(&first.to_string(), &last.to_string())?;
+        let mut unit_ids = HashMap::new();
+        let mut line_ids = HashMap::new();
         let mut units = Vec::with_capacity(rows.len());
         let mut months = Vec::with_capacity(rows.len());
         let mut lines = Vec::with_capacity(rows.len());
         let mut values = Vec::with_capacity(rows.len());
+        let mut last_period = (String::new(), 0i32);
         for row in rows {
-            let Ok(period) = Period::parse(&row.period) else {
-                continue;
-            };
-            units.push(row.unit);
-            months.push(period.month_ordinal() as i32);
-            lines.push(row.line);
+            if row.period != last_period.0 {
+                let Ok(period) = Period::parse(&row.period) else {
+                    continue;
+                };
+                last_period = (row.period.clone(), period.month_ordinal() as i32);
+            }
+            units.push(intern(&mut unit_ids, &row.unit));
+            months.push(last_period.1);
+            lines.push(intern(&mut line_ids, &row.line));
             values.push(row.value);
         }
+        StoredFrame::build(units, months, lines, values, unit_ids, line_ids)
+    }
+
+    fn build(
+        units: Vec<u32>,
+        months: Vec<i32>,
+        lines: Vec<u32>,
+        values: Vec<Option<f64>>,
+        unit_ids: HashMap<String, u32>,
+        line_ids: HashMap<String, u32>,
+    ) -> Result<StoredFrame, Error> {
         let frame = DataFrame::new_infer_height(vec![
             Column::new("unit".into(), units),
             Column::new("month".into(), months),
@@ -55,7 +86,11 @@ impl StoredFrame {
             Column::new("value".into(), values),
         ])
         .map_err(polars_error)?;
-        Ok(StoredFrame { frame })
+        Ok(StoredFrame {
+            frame,
+            unit_ids,
+            line_ids,
+        })
     }
 
     /// Builds a frame from rows (tests).
@@ -63,17 +98,96 @@ impl StoredFrame {
     /// # Errors
     /// A Polars error.
     pub fn from_rows(rows: &[(&str, Period, &str, Option<f64>)]) -> Result<StoredFrame, Error> {
-        let frame = DataFrame::new_infer_height(vec![
-            Column::new("unit".into(), rows.iter().map(|r| r.0.to_string()).collect::<Vec<_>>()),
-            Column::new(
-                "month".into(),
-                rows.iter().map(|r| r.1.month_ordinal() as i32).collect::<Vec<_>>(),
-            ),
-            Column::new("line".into(), rows.iter().map(|r| r.2.to_string()).collect::<Vec<_>>()),
-            Column::new("value".into(), rows.iter().map(|r| r.3).collect::<Vec<_>>()),
-        ])
-        .map_err(polars_error)?;
-        Ok(StoredFrame { frame })
+        let mut unit_ids = HashMap::new();
+        let mut line_ids = HashMap::new();
+        let units = rows.iter().map(|r| intern(&mut unit_ids, r.0)).collect();
+        let lines = rows.iter().map(|r| intern(&mut line_ids, r.2)).collect();
+        StoredFrame::build(
+            units,
+            rows.iter().map(|r| r.1.month_ordinal() as i32).collect(),
+            lines,
+            rows.iter().map(|r| r.3).collect(),
+            unit_ids,
+            line_ids,
+        )
+    }
+
+    /// Ids for `codes`; codes the frame has never seen get ids of their own
+    /// (they match no stored row).
+    fn ids(known: &HashMap<String, u32>, codes: &[String]) -> Vec<u32> {
+        let mut next = known.len() as u32;
+        codes
+            .iter()
+            .map(|c| {
+                known.get(c).copied().unwrap_or_else(|| {
+                    next += 1;
+                    next - 1
+                })
+            })
+            .collect()
+    }
+
+    /// The province total of each of `lines` for every month from `first`
+    /// to `last`: month → values in the order of `lines` (`None` when no
+    /// unit reported it).
+    ///
+    /// # Errors
+    /// A Polars error.
+    pub fn monthly_province(
+        &self,
+        lines: &[&str],
+        first: Period,
+        last: Period,
+    ) -> Result<Vec<(Period, Vec<Option<f64>>)>, Error> {
+        let codes: Vec<String> = lines.iter().map(|s| (*s).to_string()).collect();
+        let ids = StoredFrame::ids(&self.line_ids, &codes);
+        let (first_m, last_m) = (first.month_ordinal() as i32, last.month_ordinal() as i32);
+        let wanted = ids.iter().fold(lit(false), |acc, id| acc.or(col("line").eq(lit(*id))));
+        let sums = self
+            .frame
+            .clone()
+            .lazy()
+            .filter(
+                col("month")
+                    .gt_eq(lit(first_m))
+                    .and(col("month").lt_eq(lit(last_m)))
+                    .and(wanted),
+            )
+            .group_by([col("month"), col("line")])
+            .agg([col("value").sum().alias("sum"), col("value").count().alias("reported")])
+            .collect()
+            .map_err(polars_error)?;
+        let month = sums
+            .column("month")
+            .and_then(|c| c.i32().cloned())
+            .map_err(polars_error)?;
+        let line = sums
+            .column("line")
+            .and_then(|c| c.u32().cloned())
+            .map_err(polars_error)?;
+        let sum = sums
+            .column("sum")
+            .and_then(|c| c.f64().cloned())
+            .map_err(polars_error)?;
+        let reported = sums
+            .column("reported")
+            .and_then(|c| c.cast(&DataType::UInt32))
+            .map_err(polars_error)?;
+        let reported = reported.u32().cloned().map_err(polars_error)?;
+        let mut out: Vec<(Period, Vec<Option<f64>>)> = (first_m..=last_m)
+            .map(|m| (first.add_months(i64::from(m - first_m)), vec![None; lines.len()]))
+            .collect();
+        for (((m, l), s), n) in month.iter().zip(line.iter()).zip(sum.iter()).zip(reported.iter()) {
+            let (Some(m), Some(l)) = (m, l) else { continue };
+            let (Some(slot), Some(k)) = (out.get_mut((m - first_m) as usize), ids.iter().position(|id| *id == l))
+            else {
+                continue;
+            };
+            if n.unwrap_or(0) > 0 {
+                slot.1[k] = s;
+            }
+        }
+        Ok(out)
     }
 }
 
@@ -129,19 +243,21 @@ pub fn consolidate(
     let (first_m, last_m) = (first.month_ordinal() as i32, last.last_month().month_ordinal() as i32);
     let months = (last_m - first_m + 1).max(0) as u32;
     let lines: Vec<String> = form.lines.iter().map(|l| l.code.clone()).collect();
-    let aggs: Vec<&str> = form.lines.iter().map(|l| l.agg.as_str()).collect();
+    let flows: Vec<bool> = form.lines.iter().map(|l| l.agg == Agg::Sum).collect();
 
     // Every (unit, line) expected, so a unit that sent nothing still shows.
+    let unit_ids = StoredFrame::ids(&stored.unit_ids, units);
+    let line_ids = StoredFrame::ids(&stored.line_ids, &lines);
     let n = units.len() * lines.len();
     let mut grid_unit = Vec::with_capacity(n);
     let mut grid_line = Vec::with_capacity(n);
     let mut grid_agg = Vec::with_capacity(n);
     let mut grid_order = Vec::with_capacity(n);
-    for (l, line) in lines.iter().enumerate() {
-        for (u, unit) in units.iter().enumerate() {
-            grid_unit.push(unit.clone());
-            grid_line.push(line.clone());
-            grid_agg.push(aggs[l]);
+    for (l, line_id) in line_ids.iter().enumerate() {
+        for (u, unit_id) in unit_ids.iter().enumerate() {
+            grid_unit.push(*unit_id);
+            grid_line.push(*line_id);
+            grid_agg.push(flows[l]);
             grid_order.push((l * units.len() + u) as u32);
         }
     }
@@ -186,7 +302,7 @@ pub fn consolidate(
             col("last_month").fill_null(lit(-1i32)).alias("last_month"),
         ])
         .with_columns([
-            when(col("agg").eq(lit("sum")))
+            when(col("agg"))
                 .then(
                     when(col("months").gt(lit(0u32)))
                         .then(col("sum"))
@@ -198,7 +314,7 @@ pub fn consolidate(
                         .otherwise(lit(NULL).cast(DataType::Float64)),
                 )
                 .alias("v"),
-            when(col("agg").eq(lit("sum")))
+            when(col("agg"))
                 .then(col("months").eq(lit(months)).and(col("nulls").eq(lit(0u32))))
                 .otherwise(col("last_month").eq(lit(last_m)).and(col("last_value").is_not_null()))
                 .alias("complete"),
@@ -243,10 +359,10 @@ pub fn consolidate(
         })
         .collect();
 
-    let mut by_line: HashMap<String, Figure> = HashMap::new();
+    let mut by_line: HashMap<u32, Figure> = HashMap::new();
     let pl = province
         .column("line")
-        .and_then(|c| c.str().cloned())
+        .and_then(|c| c.u32().cloned())
         .map_err(polars_error)?;
     let pv = province
         .column("v")
@@ -259,7 +375,7 @@ pub fn consolidate(
     for ((line, value), complete) in pl.iter().zip(pv.iter()).zip(pc.iter()) {
         if let Some(line) = line {
             by_line.insert(
-                line.to_string(),
+                line,
                 Figure {
                     value,
                     complete: complete.unwrap_or(false) && !units.is_empty(),
@@ -267,10 +383,10 @@ pub fn consolidate(
             );
         }
     }
-    let province = lines
+    let province = line_ids
         .iter()
-        .map(|l| {
-            by_line.get(l).copied().unwrap_or(Figure {
+        .map(|id| {
+            by_line.get(id).copied().unwrap_or(Figure {
                 value: None,
                 complete: false,
             })

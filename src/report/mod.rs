@@ -152,16 +152,8 @@ pub fn report_data<'a>(settings: &'a Settings, store: &Store, period: Period) ->
         })
         .collect();
 
-    let mut trend = Vec::new();
-    for i in 0..12 {
-        let month = trend_start.add_months(i);
-        let figures = consolidate(&stored, form, &codes, month, month)?;
-        let values = TREND_LINES
-            .iter()
-            .map(|(line, _)| figures.province_of(line).and_then(|f| f.value))
-            .collect();
-        trend.push((month, values));
-    }
+    let trend_lines: Vec<&str> = TREND_LINES.iter().map(|(line, _)| *line).collect();
+    let trend = stored.monthly_province(&trend_lines, trend_start, last)?;
 
     let statuses = month_statuses(settings, store, period)?;
     let rates = rates(&statuses);

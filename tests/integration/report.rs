@@ -179,6 +179,16 @@ fn province_equals_the_sum_of_districts_and_a_year_of_flows_the_sum_of_its_month
                 assert_eq!(province.complete, all_complete, "{period} {}", line.code);
             }
         }
+        // The trend chart's monthly province totals are the months' consolidations.
+        let trend = stored
+            .monthly_province(&["B01", "B03", "C01"], p("2015-01"), p("2015-12"))
+            .unwrap();
+        for (month, values) in &trend {
+            let one = consolidate(&stored, form, &units, *month, *month).unwrap();
+            for (k, line) in ["B01", "B03", "C01"].iter().enumerate() {
+                assert_eq!(values[k], one.province_of(line).unwrap().value, "{month} {line}");
+            }
+        }
         let year = consolidate(&stored, form, &units, p("2015-01"), p("2015-12")).unwrap();
         let months: Vec<_> = (1..=12)
             .map(|m| consolidate(&stored, form, &units, Period::month(2015, m), Period::month(2015, m)).unwrap())
