@@ -133,12 +133,7 @@ impl StoredFrame {
     ///
     /// # Errors
     /// A Polars error.
-    pub fn monthly_province(
-        &self,
-        lines: &[&str],
-        first: Period,
-        last: Period,
-    ) -> Result<Vec<(Period, Vec<Option<f64>>)>, Error> {
+    pub fn monthly_province(&self, lines: &[&str], first: Period, last: Period) -> Result<MonthlyTotals, Error> {
         let codes: Vec<String> = lines.iter().map(|s| (*s).to_string()).collect();
         let ids = StoredFrame::ids(&self.line_ids, &codes);
         let (first_m, last_m) = (first.month_ordinal() as i32, last.month_ordinal() as i32);
@@ -190,6 +185,9 @@ impl StoredFrame {
         Ok(out)
     }
 }
+
+/// Month → province totals of some lines, in the order asked.
+pub type MonthlyTotals = Vec<(Period, Vec<Option<f64>>)>;
 
 /// One figure: the value (the known part when incomplete) and whether every
 /// month and cell it needs was reported.
