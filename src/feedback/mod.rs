@@ -187,6 +187,21 @@ fn build(input: &FeedbackInput<'_>) -> Result<Workbook, XlsxError> {
             summary.write_string_with_format(row, 7, f.value.as_deref().unwrap_or(""), fmt)?;
             summary.write_string_with_format(row, 8, f.expected.as_deref().unwrap_or(""), fmt)?;
             summary.write_string_with_format(row, 9, &f.message_vi, fmt)?;
+            // Viewers do not grow rows for wrapped text written by a generator.
+            let label = f.location.line_label.as_deref().unwrap_or("");
+            let expected = f.expected.as_deref().unwrap_or("");
+            let lines = [
+                f.message_vi.chars().count() / 55,
+                label.chars().count() / 36,
+                expected.chars().count() / 26,
+            ]
+            .into_iter()
+            .max()
+            .unwrap_or(0)
+                + 1;
+            if lines > 1 {
+                summary.set_row_height(row, 15.0 * lines as f64)?;
+            }
             row += 1;
         }
     }
