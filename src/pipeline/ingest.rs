@@ -350,9 +350,13 @@ pub fn ingest(settings: &Settings, options: &IngestOptions) -> Result<IngestSumm
             result?;
         }
         // Only now leave the inbox.
-        for pending in stored_now {
-            summary.files.push(file_pending(settings, &store, run_id, pending)?);
-        }
+        let filed = store.in_transaction(|store| {
+            stored_now
+                .into_iter()
+                .map(|pending| file_pending(settings, store, run_id, pending))
+                .collect::<Result<Vec<_>, Error>>()
+        })?;
+        summary.files.extend(filed);
         if let Some(bar) = &bar {
             bar.inc(chunk.len() as u64);
         }
@@ -544,7 +548,14 @@ fn write_feedbacks(settings: &Settings, p: &Pending) -> Result<(), Error> {
     };
     write_feedback(&p.dest.feedback, &input)?;
     if let Some(beside) = &p.dest.feedback_beside {
-        write_feedback(beside, &input)?;
+        if let Some(dir) = beside.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        }
+        // The same workbook beside the rejected file: a link where the file
+        // system allows one, a copy otherwise.
+        if std::fs::hard_link(&p.dest.feedback, beside).is_err() {
+            std::fs::copy(&p.dest.feedback, beside).map_err(|e| Error::io(beside, e))?;
+        }
     }
     Ok(())
 }

@@ -396,13 +396,35 @@ impl Store {
         Ok(recorded)
     }
 
+    /// Runs `work` in one transaction: committed when it succeeds, rolled
+    /// back when it fails. Used to record the filing of a whole chunk of
+    /// files at once (each file's data was committed in its own transaction
+    /// before its file moved).
+    ///
+    /// # Errors
+    /// [`Error::Database`], or the error of `work`.
+    pub fn in_transaction<T>(&self, work: impl FnOnce(&Store) -> Result<T, Error>) -> Result<T, Error> {
+        self.conn.execute_batch("BEGIN").map_err(self.err())?;
+        match work(self) {
+            Ok(value) => {
+                self.conn.execute_batch("COMMIT").map_err(self.err())?;
+                Ok(value)
+            }
+            Err(error) => {
+                let _ = self.conn.execute_batch("ROLLBACK");
+                Err(error)
+            }
+        }
+    }
+
     /// Marks a submission's file as filed at its stored path.
     ///
     /// # Errors
     /// [`Error::Database`].
     pub fn mark_filed(&self, id: i64) -> Result<(), Error> {
         self.conn
-            .execute("UPDATE submissions SET filed = 1 WHERE id = ?1", [id])
+            .prepare_cached("UPDATE submissions SET filed = 1 WHERE id = ?1")
+            .and_then(|mut stmt| stmt.execute([id]))
             .map_err(self.err())?;
         Ok(())
     }
@@ -422,10 +444,12 @@ impl Store {
     /// [`Error::Database`].
     pub fn record_receipt(&self, receipt: &Receipt<'_>) -> Result<(), Error> {
         self.conn
-            .execute(
+            .prepare_cached(
                 "INSERT INTO receipts (run_id, file_name, sha256, seen_at, outcome, submission_id, moved_to)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![
+            )
+            .and_then(|mut stmt| {
+                stmt.execute(params![
                     receipt.run_id,
                     receipt.file_name,
                     receipt.sha256,
@@ -433,8 +457,8 @@ impl Store {
                     receipt.outcome,
                     receipt.submission_id,
                     receipt.moved_to
-                ],
-            )
+                ])
+            })
             .map_err(self.err())?;
         Ok(())
     }
