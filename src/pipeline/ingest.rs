@@ -279,84 +279,36 @@ pub fn ingest(settings: &Settings, options: &IngestOptions) -> Result<IngestSumm
         .map_err(|e| Error::Usage(format!("thread pool: {e}")))?;
     let mut history = StoreHistory::default();
     // Chunks bound the memory a pass holds, whatever the size of the inbox.
-    for chunk in found.ready.chunks(CHUNK_FILES) {
+    // While one chunk is checked against the history and stored (in order,
+    // on this thread), the next is read and extracted by the pool.
+    let chunks: Vec<&[Candidate]> = found.ready.chunks(CHUNK_FILES).collect();
+    let load_chunk = |chunk: &[Candidate]| -> Vec<Loaded> {
+        pool.install(|| chunk.par_iter().map(|candidate| load(candidate, settings)).collect())
+    };
+    let mut ahead: Option<Vec<Loaded>> = chunks.first().map(|chunk| load_chunk(chunk));
+    for (i, chunk) in chunks.iter().enumerate() {
         if STOP.load(Ordering::SeqCst) {
             break;
         }
-        // Read each file once, hash it, read and extract it: in parallel.
-        let loaded: Vec<Option<(String, Prechecked)>> =
-            pool.install(|| chunk.par_iter().map(|candidate| load(candidate, settings)).collect());
-        // Then one by one, in arrival order, against the stored history.
-        let mut stored_now: Vec<Pending> = Vec::new();
-        for (candidate, loaded) in chunk.iter().zip(loaded) {
-            if STOP.load(Ordering::SeqCst) {
-                tracing::info!("Stop requested: the remaining files stay in the inbox");
-                break;
-            }
-            let Some((sha, pre)) = loaded else {
-                // Gone or unreadable since discovery: the next pass will see.
-                summary.waiting += 1;
-                continue;
-            };
-            if let Some(known) = store.find_by_sha(&sha)? {
-                let same_pass = stored_now.iter().any(|p| p.recorded.id == known.id);
-                handle_known(
-                    settings,
-                    &store,
-                    run_id,
-                    options,
-                    candidate,
-                    &sha,
-                    known,
-                    same_pass,
-                    &mut summary,
-                )?;
-                continue;
-            }
-            summary.counts.seen += 1;
-            let checked = finish_check(pre, &candidate.relative, settings, today, &mut history, Some(&store))?;
-            let status = Status::of(&checked.findings);
-            match status {
-                Status::Accepted => summary.counts.accepted += 1,
-                Status::Warnings => summary.counts.warnings += 1,
-                Status::Rejected => summary.counts.rejected += 1,
-            }
-            if options.dry_run {
-                summary.files.push(FileOutcome {
-                    file: candidate.relative.clone(),
-                    status: Some(status),
-                    duplicate: false,
-                    superseded: false,
-                    unit: checked.unit_code.clone(),
-                    period: checked.period.map(|p| p.to_string()),
-                    findings: checked.findings,
-                    filed_to: None,
-                });
-                continue;
-            }
-            let pending = record(settings, &mut store, run_id, candidate, &sha, checked, status)?;
-            if status.is_accepted() {
-                history.remember(&pending.checked);
-            }
-            if pending.recorded.superseded.is_some() {
-                summary.counts.superseded += 1;
-            }
-            stored_now.push(pending);
-        }
-        // Feedback workbooks of the stored files, in parallel.
-        let written: Vec<Result<(), Error>> =
-            pool.install(|| stored_now.par_iter().map(|p| write_feedbacks(settings, p)).collect());
-        for result in written {
-            result?;
-        }
-        // Only now leave the inbox.
-        let filed = store.in_transaction(|store| {
-            stored_now
-                .into_iter()
-                .map(|pending| file_pending(settings, store, run_id, pending))
-                .collect::<Result<Vec<_>, Error>>()
+        let Some(loaded) = ahead.take() else { break };
+        let next = chunks.get(i + 1);
+        ahead = std::thread::scope(|scope| -> Result<Option<Vec<Loaded>>, Error> {
+            let reader = next.map(|chunk| scope.spawn(|| load_chunk(chunk)));
+            let stored = store_chunk(
+                settings,
+                options,
+                &mut store,
+                run_id,
+                today,
+                &mut history,
+                &mut summary,
+                &pool,
+                chunk,
+                loaded,
+            );
+            let read_ahead = reader.and_then(|handle| handle.join().ok());
+            stored.map(|()| read_ahead)
         })?;
-        summary.files.extend(filed);
         if let Some(bar) = &bar {
             bar.inc(chunk.len() as u64);
         }
@@ -371,6 +323,91 @@ pub fn ingest(settings: &Settings, options: &IngestOptions) -> Result<IngestSumm
         store.finish_run(id, &summary.counts, outcome, &now_iso())?;
     }
     Ok(summary)
+}
+
+/// A file read ahead: its sha256 and what reading and extracting gave
+/// (`None` when it could not be read now).
+type Loaded = Option<(String, Prechecked)>;
+
+/// Checks one chunk of read files against the history, stores each in its
+/// own transaction, writes the feedback in parallel, then files them.
+#[allow(clippy::too_many_arguments)]
+fn store_chunk(
+    settings: &Settings,
+    options: &IngestOptions,
+    store: &mut Store,
+    run_id: Option<i64>,
+    today: chrono::NaiveDate,
+    history: &mut StoreHistory,
+    summary: &mut IngestSummary,
+    pool: &rayon::ThreadPool,
+    chunk: &[Candidate],
+    loaded: Vec<Loaded>,
+) -> Result<(), Error> {
+    // Then one by one, in arrival order, against the stored history.
+    let mut stored_now: Vec<Pending> = Vec::new();
+    for (candidate, loaded) in chunk.iter().zip(loaded) {
+        if STOP.load(Ordering::SeqCst) {
+            tracing::info!("Stop requested: the remaining files stay in the inbox");
+            break;
+        }
+        let Some((sha, pre)) = loaded else {
+            // Gone or unreadable since discovery: the next pass will see.
+            summary.waiting += 1;
+            continue;
+        };
+        if let Some(known) = store.find_by_sha(&sha)? {
+            let same_pass = stored_now.iter().any(|p| p.recorded.id == known.id);
+            handle_known(
+                settings, store, run_id, options, candidate, &sha, known, same_pass, summary,
+            )?;
+            continue;
+        }
+        summary.counts.seen += 1;
+        let checked = finish_check(pre, &candidate.relative, settings, today, history, Some(store))?;
+        let status = Status::of(&checked.findings);
+        match status {
+            Status::Accepted => summary.counts.accepted += 1,
+            Status::Warnings => summary.counts.warnings += 1,
+            Status::Rejected => summary.counts.rejected += 1,
+        }
+        if options.dry_run {
+            summary.files.push(FileOutcome {
+                file: candidate.relative.clone(),
+                status: Some(status),
+                duplicate: false,
+                superseded: false,
+                unit: checked.unit_code.clone(),
+                period: checked.period.map(|p| p.to_string()),
+                findings: checked.findings,
+                filed_to: None,
+            });
+            continue;
+        }
+        let pending = record(settings, store, run_id, candidate, &sha, checked, status)?;
+        if status.is_accepted() {
+            history.remember(&pending.checked);
+        }
+        if pending.recorded.superseded.is_some() {
+            summary.counts.superseded += 1;
+        }
+        stored_now.push(pending);
+    }
+    // Feedback workbooks of the stored files, in parallel.
+    let written: Vec<Result<(), Error>> =
+        pool.install(|| stored_now.par_iter().map(|p| write_feedbacks(settings, p)).collect());
+    for result in written {
+        result?;
+    }
+    // Only now leave the inbox.
+    let filed = store.in_transaction(|store| {
+        stored_now
+            .into_iter()
+            .map(|pending| file_pending(settings, store, run_id, pending))
+            .collect::<Result<Vec<_>, Error>>()
+    })?;
+    summary.files.extend(filed);
+    Ok(())
 }
 
 /// Files per chunk: read in parallel, stored in order, then filed.
