@@ -4,6 +4,7 @@
 //! 12/3/2015 under the same code 058, and communes merged on 1/2/2020 kept one
 //! old code under a new name. Every lookup is therefore by `(code, date)`.
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use chrono::NaiveDate;
@@ -67,6 +68,10 @@ impl Unit {
 #[derive(Debug, Clone, Default)]
 pub struct Register {
     units: Vec<Unit>,
+    /// (level, code) → rows, and parent code → child rows: every lookup of
+    /// a batch goes through these, so they are indexed once.
+    by_code: HashMap<(Level, String), Vec<usize>>,
+    by_parent: HashMap<String, Vec<usize>>,
 }
 
 impl Register {
@@ -122,12 +127,30 @@ impl Register {
                 message: "no units".into(),
             });
         }
-        Ok(Register { units })
+        Ok(Register::from_units(units))
     }
 
     /// Builds a register from rows (synthetic registers, tests).
     pub fn from_units(units: Vec<Unit>) -> Register {
-        Register { units }
+        let mut by_code: HashMap<(Level, String), Vec<usize>> = HashMap::new();
+        let mut by_parent: HashMap<String, Vec<usize>> = HashMap::new();
+        for (i, unit) in units.iter().enumerate() {
+            by_code.entry((unit.level, unit.code.clone())).or_default().push(i);
+            by_parent.entry(unit.parent_code.clone()).or_default().push(i);
+        }
+        Register {
+            units,
+            by_code,
+            by_parent,
+        }
+    }
+
+    fn rows(&self, level: Level, code: &str) -> impl Iterator<Item = &Unit> {
+        self.by_code
+            .get(&(level, code.to_string()))
+            .into_iter()
+            .flatten()
+            .map(|&i| &self.units[i])
     }
 
     /// Every row.
@@ -137,9 +160,7 @@ impl Register {
 
     /// The row of `code` at `level` valid on `date`.
     pub fn at(&self, level: Level, code: &str, date: NaiveDate) -> Option<&Unit> {
-        self.units
-            .iter()
-            .find(|u| u.level == level && u.code == code && u.valid_on(date))
+        self.rows(level, code).find(|u| u.valid_on(date))
     }
 
     /// The district valid on `date` under `code`.
@@ -179,9 +200,12 @@ impl Register {
     /// The communes of district `district` valid on `date`, by code.
     pub fn communes_of(&self, district: &str, date: NaiveDate) -> Vec<&Unit> {
         let mut list: Vec<&Unit> = self
-            .units
-            .iter()
-            .filter(|u| u.level == Level::Commune && u.parent_code == district && u.valid_on(date))
+            .by_parent
+            .get(district)
+            .into_iter()
+            .flatten()
+            .map(|&i| &self.units[i])
+            .filter(|u| u.level == Level::Commune && u.valid_on(date))
             .collect();
         list.sort_by(|a, b| a.code.cmp(&b.code));
         list

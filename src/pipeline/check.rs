@@ -128,8 +128,8 @@ impl StoreHistory {
 }
 
 impl History for StoreHistory {
-    fn month(&self, unit: &str, period: Period) -> Option<BTreeMap<String, HistoryValue>> {
-        self.months.get(&(unit.to_string(), period)).cloned()
+    fn month(&self, unit: &str, period: Period) -> Option<&BTreeMap<String, HistoryValue>> {
+        self.months.get(&(unit.to_string(), period))
     }
 }
 

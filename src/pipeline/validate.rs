@@ -50,7 +50,7 @@ pub struct HistoryValue {
 pub trait History {
     /// The current stored values of `unit` for month `period`, by line code;
     /// `None` when nothing is stored for that month.
-    fn month(&self, unit: &str, period: Period) -> Option<BTreeMap<String, HistoryValue>>;
+    fn month(&self, unit: &str, period: Period) -> Option<&BTreeMap<String, HistoryValue>>;
 }
 
 /// A history with nothing in it: the rules across periods say nothing.
@@ -58,7 +58,7 @@ pub trait History {
 pub struct NoHistory;
 
 impl History for NoHistory {
-    fn month(&self, _unit: &str, _period: Period) -> Option<BTreeMap<String, HistoryValue>> {
+    fn month(&self, _unit: &str, _period: Period) -> Option<&BTreeMap<String, HistoryValue>> {
         None
     }
 }
@@ -85,8 +85,8 @@ impl MemoryHistory {
 }
 
 impl History for MemoryHistory {
-    fn month(&self, unit: &str, period: Period) -> Option<BTreeMap<String, HistoryValue>> {
-        self.months.get(&(unit.to_string(), period)).cloned()
+    fn month(&self, unit: &str, period: Period) -> Option<&BTreeMap<String, HistoryValue>> {
+        self.months.get(&(unit.to_string(), period))
     }
 }
 
@@ -527,7 +527,7 @@ struct Checker<'a> {
     end: NaiveDate,
     cells: BTreeMap<String, LineCells<'a>>,
     /// The unit's stored months the rules across periods read.
-    history: BTreeMap<Period, BTreeMap<String, HistoryValue>>,
+    history: BTreeMap<Period, &'a BTreeMap<String, HistoryValue>>,
     findings: Vec<Finding>,
 }
 

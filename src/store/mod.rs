@@ -373,12 +373,10 @@ impl Store {
     /// [`Error::Database`].
     pub fn find_by_sha(&self, sha256: &str) -> Result<Option<Submission>, Error> {
         self.conn
-            .query_row(
-                &format!("SELECT {SUBMISSION_COLUMNS} FROM submissions WHERE sha256 = ?1"),
-                [sha256],
-                submission_from_row,
-            )
-            .optional()
+            .prepare_cached(&format!(
+                "SELECT {SUBMISSION_COLUMNS} FROM submissions WHERE sha256 = ?1"
+            ))
+            .and_then(|mut stmt| stmt.query_row([sha256], submission_from_row).optional())
             .map_err(self.err())
     }
 
@@ -720,27 +718,27 @@ impl Store {
 }
 
 fn insert_submission(tx: &Transaction<'_>, new: &NewSubmission) -> rusqlite::Result<Recorded> {
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO submissions (run_id, file_name, sha256, size, received_at, processed_at, unit_code, unit_name,
          period, form_code, form_version, status, stored_path, feedback_path)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
-        params![
-            new.run_id,
-            new.file_name,
-            new.sha256,
-            new.size as i64,
-            new.received_at,
-            new.processed_at,
-            new.unit_code,
-            new.unit_name,
-            new.period,
-            new.form_code,
-            new.form_version,
-            new.status.as_str(),
-            new.stored_path,
-            new.feedback_path,
-        ],
-    )?;
+    )?
+    .execute(params![
+        new.run_id,
+        new.file_name,
+        new.sha256,
+        new.size as i64,
+        new.received_at,
+        new.processed_at,
+        new.unit_code,
+        new.unit_name,
+        new.period,
+        new.form_code,
+        new.form_version,
+        new.status.as_str(),
+        new.stored_path,
+        new.feedback_path,
+    ])?;
     let id = tx.last_insert_rowid();
     {
         let mut stmt = tx.prepare_cached(
@@ -780,18 +778,15 @@ fn insert_submission(tx: &Transaction<'_>, new: &NewSubmission) -> rusqlite::Res
     if new.status.is_accepted() {
         if let (Some(unit), Some(period)) = (&new.unit_code, &new.period) {
             superseded = tx
-                .query_row(
+                .prepare_cached(
                     "SELECT id FROM submissions WHERE unit_code = ?1 AND period = ?2 AND status != 'rejected'
                      AND superseded_by IS NULL AND id != ?3",
-                    params![unit, period, id],
-                    |r| r.get::<_, i64>(0),
-                )
+                )?
+                .query_row(params![unit, period, id], |r| r.get::<_, i64>(0))
                 .optional()?;
             if let Some(old) = superseded {
-                tx.execute(
-                    "UPDATE submissions SET superseded_by = ?1 WHERE id = ?2",
-                    params![id, old],
-                )?;
+                tx.prepare_cached("UPDATE submissions SET superseded_by = ?1 WHERE id = ?2")?
+                    .execute(params![id, old])?;
             }
         }
     }
