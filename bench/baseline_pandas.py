@@ -76,6 +76,8 @@ def read_return(path: Path, form: Form) -> pd.DataFrame:
         raise Rejected(f"no '{HEADER_CODE}' header")
     header_row, code_col = header_cells[0]
     header = labels.iloc[header_row]
+    if not header.isin([HEADER_VALUE]).any() or not header.isin([HEADER_YTD]).any():
+        raise Rejected(f"the header row lacks '{HEADER_VALUE}' or '{HEADER_YTD}'")
     value_col = header.index[header == HEADER_VALUE][0]
     ytd_col = header.index[header == HEADER_YTD][0]
 
@@ -118,9 +120,7 @@ def consolidate(values: pd.DataFrame, form: Form, months: list[str]) -> pd.DataF
         .assign(agg=lambda df: df["code"].map(agg))
     )
     flows = values[values["agg"] == "sum"].groupby(["code", "unit"])["value"].sum(min_count=1)
-    stocks = values[(values["agg"] == "last") & (values["period"] == months[-1])].set_index(["code", "unit"])[
-        "value"
-    ]
+    stocks = values[(values["agg"] == "last") & (values["period"] == months[-1])].set_index(["code", "unit"])["value"]
     per_unit = pd.concat([flows, stocks]).unstack("unit").reindex(form.codes)
     per_unit = per_unit.reindex(columns=sorted(per_unit.columns))
     lines = pd.DataFrame(

@@ -71,6 +71,8 @@ def read_return(path: Path, form: Form) -> pl.DataFrame:
     if header is None:
         raise Rejected(f"no '{HEADER_CODE}' header")
     header_row, named = header
+    if HEADER_VALUE not in named or HEADER_YTD not in named:
+        raise Rejected(f"the header row lacks '{HEADER_VALUE}' or '{HEADER_YTD}'")
 
     table = (
         sheet.slice(header_row + 1)
@@ -112,9 +114,7 @@ def consolidate(values: pl.DataFrame, form: Form, months: list[str]) -> pl.DataF
         .join(lines.lazy().select(code="Mã số", agg="agg"), on="code")
         .filter((pl.col("agg") == "sum") | (pl.col("period") == months[-1]))
         .group_by("code", "unit")
-        .agg(
-            pl.when(pl.col("value").count() > 0).then(pl.col("value").sum()).alias("value")
-        )
+        .agg(pl.when(pl.col("value").count() > 0).then(pl.col("value").sum()).alias("value"))
         .collect()
         .pivot(on="unit", index="code", values="value", sort_columns=True)
     )

@@ -63,10 +63,7 @@ def load_form(path: Path) -> Form:
         code=data["form"]["code"],
         sheet=data["form"]["sheet"],
         tolerance=float(data["form"].get("money_tolerance", 0.001)),
-        lines=[
-            Line(l["code"], l["label"], l["unit"], l["kind"], l["agg"])
-            for l in data["lines"]
-        ],
+        lines=[Line(l["code"], l["label"], l["unit"], l["kind"], l["agg"]) for l in data["lines"]],
         parts_sum=[(r["parent"], list(r["parts"])) for r in rules if r["kind"] == "parts_sum"],
         of_which=[(r["parent"], r["child"]) for r in rules if r["kind"] == "of_which"],
     )

@@ -22,6 +22,7 @@
 #   --no-province        skip the province scale
 #   --threads LIST       thread counts for baocao and the floor (default 1,2)
 #   --period P           the period to consolidate (default 2015)
+#   --no-build           use the binaries already in target/release
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -36,6 +37,7 @@ slow_reps=""
 province_reps=5
 threads="1,2"
 period="2015"
+build=1
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
 
@@ -49,6 +51,7 @@ while (($#)); do
         --no-province) province=0 ;;
         --threads) threads="$2"; shift ;;
         --period) period="$2"; shift ;;
+        --no-build) build=0 ;;
         -h|--help) usage; exit 0 ;;
         *) echo "bench/run.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
     esac
@@ -77,10 +80,16 @@ python="$venv/bin/python"
 "$python" -c 'import pandas, openpyxl, polars, fastexcel, xlsxwriter' \
     || { echo "bench/run.sh: the venv is broken; delete bench/.venv and run again" >&2; exit 2; }
 
-say "release build"
-(cd "$root" && cargo build --release --bin baocao --example floor)
-baocao="$root/target/release/baocao"
-floor="$root/target/release/examples/floor"
+if ((build)); then
+    say "release build"
+    (cd "$root" && cargo build --release --bin baocao --example floor)
+fi
+# Run copies, so that a rebuild in target/ during the benchmark (another
+# cargo command on the same tree) cannot change the binary between rounds.
+mkdir -p "$work/bin"
+cp "$root/target/release/baocao" "$root/target/release/examples/floor" "$work/bin/"
+baocao="$work/bin/baocao"
+floor="$work/bin/floor"
 
 say "corpora (baocao synth)"
 mkdir -p "$work/corpus"
