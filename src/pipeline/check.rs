@@ -4,7 +4,7 @@
 //! history the store holds at that moment, run in order). [`check_file`]
 //! does both for `baocao check`.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use chrono::NaiveDate;
@@ -72,11 +72,16 @@ fn interpret(read: Result<Workbook, ReadProblem>, file: &str, settings: &Setting
 
 /// The current stored values of the units seen so far, loaded from the
 /// store one unit at a time and kept up to date as the batch stores returns.
+/// Units are independent: a batch splits the history by unit to check the
+/// units' files in parallel, and joins it again.
 #[derive(Debug, Default)]
 pub struct StoreHistory {
-    months: BTreeMap<(String, Period), BTreeMap<String, HistoryValue>>,
-    loaded: BTreeSet<String>,
+    /// Unit → month → line → value; a unit present here is loaded.
+    units: HashMap<String, UnitMonths>,
 }
+
+/// One unit's stored months.
+type UnitMonths = BTreeMap<Period, BTreeMap<String, HistoryValue>>;
 
 impl StoreHistory {
     /// Loads a unit's current values from the store, once.
@@ -84,9 +89,10 @@ impl StoreHistory {
     /// # Errors
     /// [`Error::Database`].
     pub fn load_unit(&mut self, store: &Store, unit: &str) -> Result<(), Error> {
-        if !self.loaded.insert(unit.to_string()) {
+        if self.units.contains_key(unit) {
             return Ok(());
         }
+        let mut months = UnitMonths::new();
         for (period, values) in store.unit_current_values(unit)? {
             let Ok(period) = Period::parse(&period) else { continue };
             let month = values
@@ -101,9 +107,23 @@ impl StoreHistory {
                     )
                 })
                 .collect();
-            self.months.insert((unit.to_string(), period), month);
+            months.insert(period, month);
         }
+        self.units.insert(unit.to_string(), months);
         Ok(())
+    }
+
+    /// Takes one (loaded) unit out, as a history of its own.
+    pub fn split_unit(&mut self, unit: &str) -> StoreHistory {
+        let mut part = StoreHistory::default();
+        part.units
+            .insert(unit.to_string(), self.units.remove(unit).unwrap_or_default());
+        part
+    }
+
+    /// Puts back what [`StoreHistory::split_unit`] took out.
+    pub fn join(&mut self, part: StoreHistory) {
+        self.units.extend(part.units);
     }
 
     /// Makes a newly stored, accepted return the current one of its month.
@@ -122,14 +142,14 @@ impl StoreHistory {
                     )
                 })
                 .collect();
-            self.months.insert((unit.clone(), period), month);
+            self.units.entry(unit.clone()).or_default().insert(period, month);
         }
     }
 }
 
 impl History for StoreHistory {
     fn month(&self, unit: &str, period: Period) -> Option<&BTreeMap<String, HistoryValue>> {
-        self.months.get(&(unit.to_string(), period))
+        self.units.get(unit)?.get(&period)
     }
 }
 

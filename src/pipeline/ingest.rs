@@ -5,6 +5,7 @@
 //! the file away. A crash anywhere loses and doubles nothing: a file still
 //! in the inbox whose sha256 is stored is filed on the next pass.
 
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
@@ -345,26 +346,89 @@ fn store_chunk(
     loaded: Vec<Loaded>,
 ) -> Result<(), Error> {
     // Then one by one, in arrival order, against the stored history.
-    let mut stored_now: Vec<Pending> = Vec::new();
-    for (candidate, loaded) in chunk.iter().zip(loaded) {
-        if STOP.load(Ordering::SeqCst) {
-            tracing::info!("Stop requested: the remaining files stay in the inbox");
-            break;
-        }
+    // What is already stored is sorted out first, in arrival order.
+    let mut fresh: Vec<Fresh<'_>> = Vec::new();
+    let mut repeats: Vec<(&Candidate, String)> = Vec::new();
+    let mut seen: HashSet<String> = HashSet::new();
+    for (index, (candidate, loaded)) in chunk.iter().zip(loaded).enumerate() {
         let Some((sha, pre)) = loaded else {
             // Gone or unreadable since discovery: the next pass will see.
             summary.waiting += 1;
             continue;
         };
-        if let Some(known) = store.find_by_sha(&sha)? {
-            let same_pass = stored_now.iter().any(|p| p.recorded.id == known.id);
-            handle_known(
-                settings, store, run_id, options, candidate, &sha, known, same_pass, summary,
-            )?;
+        if !seen.insert(sha.clone()) {
+            // The same content twice in one chunk: judged once the first is stored.
+            repeats.push((candidate, sha));
             continue;
         }
+        if let Some(known) = store.find_by_sha(&sha)? {
+            handle_known(settings, store, run_id, options, candidate, &sha, known, false, summary)?;
+            continue;
+        }
+        let unit = pre
+            .raw
+            .as_ref()
+            .and_then(|raw| raw.unit_code.as_ref())
+            .and_then(|field| field.value.clone())
+            .unwrap_or_default();
+        if !unit.is_empty() {
+            history.load_unit(store, &unit)?;
+        }
+        fresh.push(Fresh {
+            index,
+            candidate,
+            sha,
+            pre,
+            unit,
+        });
+    }
+
+    // Every rule, against the history: a unit's files in arrival order, the
+    // units in parallel (no rule looks across units).
+    let mut by_unit: BTreeMap<String, Vec<Fresh<'_>>> = BTreeMap::new();
+    for item in fresh {
+        by_unit.entry(item.unit.clone()).or_default().push(item);
+    }
+    let parts: Vec<(StoreHistory, Vec<Fresh<'_>>)> = by_unit
+        .into_iter()
+        .map(|(unit, items)| (history.split_unit(&unit), items))
+        .collect();
+    let checked_parts: Vec<(StoreHistory, Vec<CheckedInChunk<'_>>)> = pool.install(|| {
+        parts
+            .into_par_iter()
+            .map(|(mut part, items)| {
+                let mut out = Vec::with_capacity(items.len());
+                for item in items {
+                    // With the history preloaded, checking needs no store and cannot fail.
+                    let Ok(checked) =
+                        finish_check(item.pre, &item.candidate.relative, settings, today, &mut part, None)
+                    else {
+                        continue;
+                    };
+                    if !options.dry_run && Status::of(&checked.findings).is_accepted() {
+                        part.remember(&checked);
+                    }
+                    out.push((item.index, item.candidate, item.sha, checked));
+                }
+                (part, out)
+            })
+            .collect()
+    });
+    let mut checked_files = Vec::new();
+    for (part, files) in checked_parts {
+        history.join(part);
+        checked_files.extend(files);
+    }
+    checked_files.sort_by_key(|(index, ..)| *index);
+
+    // Then each is stored in its own transaction, in arrival order.
+    let mut stored_now: Vec<Pending> = Vec::new();
+    for (_, candidate, sha, checked) in checked_files {
+        if STOP.load(Ordering::SeqCst) {
+            tracing::info!("Stop requested: the remaining files stay in the inbox");
+            break;
+        }
         summary.counts.seen += 1;
-        let checked = finish_check(pre, &candidate.relative, settings, today, history, Some(store))?;
         let status = Status::of(&checked.findings);
         match status {
             Status::Accepted => summary.counts.accepted += 1,
@@ -385,13 +449,28 @@ fn store_chunk(
             continue;
         }
         let pending = record(settings, store, run_id, candidate, &sha, checked, status)?;
-        if status.is_accepted() {
-            history.remember(&pending.checked);
-        }
         if pending.recorded.superseded.is_some() {
             summary.counts.superseded += 1;
         }
         stored_now.push(pending);
+    }
+    for (candidate, sha) in repeats {
+        if STOP.load(Ordering::SeqCst) {
+            break;
+        }
+        match store.find_by_sha(&sha)? {
+            Some(known) => {
+                let same_pass = stored_now.iter().any(|p| p.recorded.id == known.id);
+                handle_known(
+                    settings, store, run_id, options, candidate, &sha, known, same_pass, summary,
+                )?;
+            }
+            // A dry run stores nothing: the copy is still a duplicate.
+            None => {
+                summary.counts.seen += 1;
+                summary.counts.duplicates += 1;
+            }
+        }
     }
     // Feedback workbooks of the stored files, in parallel.
     let written: Vec<Result<(), Error>> =
@@ -507,6 +586,20 @@ fn handle_known(
         filed_to: Some(moved),
     });
     Ok(())
+}
+
+/// A checked file with its position in the chunk, its file and sha256.
+type CheckedInChunk<'a> = (usize, &'a Candidate, String, CheckedFile);
+
+/// A file read in this pass whose content is not stored yet.
+struct Fresh<'a> {
+    /// Position in its chunk (arrival order).
+    index: usize,
+    candidate: &'a Candidate,
+    sha: String,
+    pre: Prechecked,
+    /// The unit code the file names, as read ("" when none).
+    unit: String,
 }
 
 /// A file stored in this pass, waiting for its feedback and filing.
