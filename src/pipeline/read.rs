@@ -727,18 +727,32 @@ fn read_xlsx(bytes: Vec<u8>, limits: &ReadLimits) -> Result<Vec<Sheet>, ReadProb
                 builder.put(record.pos, from_data_ref(record.value), record.formula)?;
             }
         }
-        if let Ok(merges) = book.merge_cells_by_sheet_name(&name) {
-            builder.sheet.merged = merges
-                .into_iter()
-                .map(|d| Merge {
-                    first: d.start,
-                    last: d.end,
-                })
-                .collect();
+        // Merged areas matter only on a sheet with the return's table (a
+        // value cell merged with its neighbour); finding them reads the
+        // sheet's XML a second time, so other sheets skip it.
+        if has_table_header(&builder.sheet) {
+            if let Ok(merges) = book.merge_cells_by_sheet_name(&name) {
+                builder.sheet.merged = merges
+                    .into_iter()
+                    .map(|d| Merge {
+                        first: d.start,
+                        last: d.end,
+                    })
+                    .collect();
+            }
         }
         sheets.push(builder.sheet);
     }
     Ok(sheets)
+}
+
+/// Whether a sheet holds a cell reading `Mã số` (the table's code header).
+fn has_table_header(sheet: &Sheet) -> bool {
+    let key = crate::pipeline::extract::label_key(crate::pipeline::extract::HEADER_CODE);
+    sheet.cells.values().any(|cell| match &cell.value {
+        CellValue::Text(text) => text.len() < 40 && crate::pipeline::extract::label_key(text) == key,
+        _ => false,
+    })
 }
 
 fn read_xlsb(bytes: Vec<u8>, limits: &ReadLimits) -> Result<Vec<Sheet>, ReadProblem> {
