@@ -103,14 +103,7 @@ pub fn a1(row: u32, col: u16) -> String {
 
 /// "A", "B", …, "AA" from a 0-based column.
 pub fn column_letter(col: u16) -> String {
-    let mut n = u32::from(col) + 1;
-    let mut out = Vec::new();
-    while n > 0 {
-        let rem = ((n - 1) % 26) as u8;
-        out.push(char::from(b'A' + rem));
-        n = (n - 1) / 26;
-    }
-    out.iter().rev().collect()
+    crate::pipeline::read::column_letters(u32::from(col))
 }
 
 struct Styles {
