@@ -76,6 +76,25 @@ pub struct IngestSummary {
     pub files: Vec<FileOutcome>,
     pub elapsed: Duration,
     pub run_id: Option<i64>,
+    /// Where the storing thread spent the pass (for the log).
+    pub phases: Phases,
+}
+
+/// Time the storing thread of a pass spent in each phase.
+#[derive(Debug, Clone, Default)]
+pub struct Phases {
+    /// Waiting for the reader thread.
+    pub waiting: Duration,
+    /// Sorting a chunk into known and new content, loading the history.
+    pub sort: Duration,
+    /// Checking every rule (on the pool).
+    pub check: Duration,
+    /// Storing, one transaction per file.
+    pub record: Duration,
+    /// Writing the feedback workbooks (on the pool).
+    pub feedback: Duration,
+    /// Moving the files and recording it.
+    pub filing: Duration,
 }
 
 impl IngestSummary {
@@ -280,22 +299,35 @@ pub fn ingest(settings: &Settings, options: &IngestOptions) -> Result<IngestSumm
         .map_err(|e| Error::Usage(format!("thread pool: {e}")))?;
     let mut history = StoreHistory::default();
     // Chunks bound the memory a pass holds, whatever the size of the inbox.
-    // While one chunk is checked against the history and stored (in order,
-    // on this thread), the next is read and extracted by the pool.
+    // A reader thread keeps reading and extracting the next chunks on the
+    // pool (at most READ_AHEAD chunks ahead), while this thread checks each
+    // chunk against the history and stores it, in order: the pool has work
+    // to do while the store writes.
     let chunks: Vec<&[Candidate]> = found.ready.chunks(CHUNK_FILES).collect();
-    let load_chunk = |chunk: &[Candidate]| -> Vec<Loaded> {
-        pool.install(|| chunk.par_iter().map(|candidate| load(candidate, settings)).collect())
-    };
-    let mut ahead: Option<Vec<Loaded>> = chunks.first().map(|chunk| load_chunk(chunk));
-    for (i, chunk) in chunks.iter().enumerate() {
-        if STOP.load(Ordering::SeqCst) {
-            break;
-        }
-        let Some(loaded) = ahead.take() else { break };
-        let next = chunks.get(i + 1);
-        ahead = std::thread::scope(|scope| -> Result<Option<Vec<Loaded>>, Error> {
-            let reader = next.map(|chunk| scope.spawn(|| load_chunk(chunk)));
-            let stored = store_chunk(
+    std::thread::scope(|scope| -> Result<(), Error> {
+        let (sender, receiver) = std::sync::mpsc::sync_channel::<Vec<Loaded>>(READ_AHEAD);
+        let pool = &pool;
+        let reader_chunks = &chunks;
+        scope.spawn(move || {
+            for chunk in reader_chunks {
+                if STOP.load(Ordering::SeqCst) {
+                    break;
+                }
+                let loaded: Vec<Loaded> =
+                    pool.install(|| chunk.par_iter().map(|candidate| load(candidate, settings)).collect());
+                if sender.send(loaded).is_err() {
+                    break;
+                }
+            }
+        });
+        for chunk in &chunks {
+            if STOP.load(Ordering::SeqCst) {
+                break;
+            }
+            let waiting = Instant::now();
+            let Ok(loaded) = receiver.recv() else { break };
+            summary.phases.waiting += waiting.elapsed();
+            store_chunk(
                 settings,
                 options,
                 &mut store,
@@ -303,22 +335,33 @@ pub fn ingest(settings: &Settings, options: &IngestOptions) -> Result<IngestSumm
                 today,
                 &mut history,
                 &mut summary,
-                &pool,
+                pool,
                 chunk,
                 loaded,
-            );
-            let read_ahead = reader.and_then(|handle| handle.join().ok());
-            stored.map(|()| read_ahead)
-        })?;
-        if let Some(bar) = &bar {
-            bar.inc(chunk.len() as u64);
+            )?;
+            if let Some(bar) = &bar {
+                bar.inc(chunk.len() as u64);
+            }
         }
-    }
+        // Dropping the receiver stops the reader at its next chunk.
+        drop(receiver);
+        Ok(())
+    })?;
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }
 
     summary.elapsed = started.elapsed();
+    let p = &summary.phases;
+    tracing::debug!(
+        waiting_s = p.waiting.as_secs_f64(),
+        sort_s = p.sort.as_secs_f64(),
+        check_s = p.check.as_secs_f64(),
+        record_s = p.record.as_secs_f64(),
+        feedback_s = p.feedback.as_secs_f64(),
+        filing_s = p.filing.as_secs_f64(),
+        "Where the storing thread spent the pass"
+    );
     if let Some(id) = run_id {
         let outcome = if summary.any_rejected() { "rejected files" } else { "ok" };
         store.finish_run(id, &summary.counts, outcome, &now_iso())?;
@@ -347,6 +390,7 @@ fn store_chunk(
 ) -> Result<(), Error> {
     // Then one by one, in arrival order, against the stored history.
     // What is already stored is sorted out first, in arrival order.
+    let mut clock = PhaseClock::start();
     let mut fresh: Vec<Fresh<'_>> = Vec::new();
     let mut repeats: Vec<(&Candidate, String)> = Vec::new();
     let mut seen: HashSet<String> = HashSet::new();
@@ -383,6 +427,7 @@ fn store_chunk(
         });
     }
 
+    clock.lap(&mut summary.phases.sort);
     // Every rule, against the history: a unit's files in arrival order, the
     // units in parallel (no rule looks across units).
     let mut by_unit: BTreeMap<String, Vec<Fresh<'_>>> = BTreeMap::new();
@@ -421,6 +466,7 @@ fn store_chunk(
     }
     checked_files.sort_by_key(|(index, ..)| *index);
 
+    clock.lap(&mut summary.phases.check);
     // Then each is stored in its own transaction, in arrival order.
     let mut stored_now: Vec<Pending> = Vec::new();
     for (_, candidate, sha, checked) in checked_files {
@@ -472,12 +518,14 @@ fn store_chunk(
             }
         }
     }
+    clock.lap(&mut summary.phases.record);
     // Feedback workbooks of the stored files, in parallel.
     let written: Vec<Result<(), Error>> =
         pool.install(|| stored_now.par_iter().map(|p| write_feedbacks(settings, p)).collect());
     for result in written {
         result?;
     }
+    clock.lap(&mut summary.phases.feedback);
     // Only now leave the inbox.
     let filed = store.in_transaction(|store| {
         stored_now
@@ -486,11 +534,31 @@ fn store_chunk(
             .collect::<Result<Vec<_>, Error>>()
     })?;
     summary.files.extend(filed);
+    clock.lap(&mut summary.phases.filing);
     Ok(())
+}
+
+/// Measures the phases of storing a chunk, for the log.
+struct PhaseClock(Instant);
+
+impl PhaseClock {
+    fn start() -> PhaseClock {
+        PhaseClock(Instant::now())
+    }
+
+    /// Adds the time since the last lap to `total`.
+    fn lap(&mut self, total: &mut Duration) {
+        let now = Instant::now();
+        *total += now - self.0;
+        self.0 = now;
+    }
 }
 
 /// Files per chunk: read in parallel, stored in order, then filed.
 const CHUNK_FILES: usize = 256;
+
+/// Chunks read ahead of the one being stored.
+const READ_AHEAD: usize = 2;
 
 /// Reads a file once: its sha256 and what reading and extracting gave.
 /// `None` when it cannot be read now (gone, locked).

@@ -426,6 +426,28 @@ pub fn read_workbook(path: &Path, limits: &ReadLimits) -> Result<Workbook, ReadP
 /// # Errors
 /// A [`ReadProblem`] saying why the bytes are not a readable workbook.
 pub fn read_workbook_bytes(bytes: Vec<u8>, limits: &ReadLimits) -> Result<Workbook, ReadProblem> {
+    read_workbook_bytes_with(bytes, limits, XlsxReader::Quick)
+}
+
+/// Which reader takes `.xlsx`/`.xlsm` files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum XlsxReader {
+    /// The streaming reader of [`fast`], falling back to calamine on
+    /// anything it does not handle (the default).
+    Quick,
+    /// calamine only (to compare the two).
+    Calamine,
+}
+
+/// [`read_workbook_bytes`], choosing the xlsx reader.
+///
+/// # Errors
+/// A [`ReadProblem`] saying why the bytes are not a readable workbook.
+pub fn read_workbook_bytes_with(
+    bytes: Vec<u8>,
+    limits: &ReadLimits,
+    xlsx_reader: XlsxReader,
+) -> Result<Workbook, ReadProblem> {
     if bytes.is_empty() {
         return Err(ReadProblem::Empty {
             detail: "the file has 0 bytes".into(),
@@ -440,8 +462,17 @@ pub fn read_workbook_bytes(bytes: Vec<u8>, limits: &ReadLimits) -> Result<Workbo
     }
     let format = match sniff(&bytes) {
         Sniffed::Zip => {
-            let format = zip_workbook_format(&bytes)?;
-            check_zip_inflation(&bytes, limits)?;
+            let mut archive = zip::ZipArchive::new(Cursor::new(&bytes[..])).map_err(zip_error)?;
+            let format = zip_workbook_format(&mut archive)?;
+            check_zip_inflation(&mut archive, limits)?;
+            if format == WorkbookFormat::Xlsx && xlsx_reader == XlsxReader::Quick {
+                // A reader bug on a hostile file must cost one file, not the batch.
+                match catch_unwind(AssertUnwindSafe(|| fast::read(&mut archive, limits))) {
+                    Ok(fast::Outcome::Sheets(sheets)) => return finish(Workbook { format, sheets }),
+                    Ok(fast::Outcome::Problem(problem)) => return Err(problem),
+                    Ok(fast::Outcome::Unsure) | Err(_) => {}
+                }
+            }
             format
         }
         Sniffed::Ole => {
@@ -462,6 +493,11 @@ pub fn read_workbook_bytes(bytes: Vec<u8>, limits: &ReadLimits) -> Result<Workbo
             detail: "the spreadsheet reader failed on this file".into(),
         })
     })?;
+    finish(workbook)
+}
+
+/// A workbook with no worksheet, or only blank ones, is empty.
+fn finish(workbook: Workbook) -> Result<Workbook, ReadProblem> {
     if workbook.sheets.is_empty() {
         return Err(ReadProblem::Empty {
             detail: "no worksheet".into(),
@@ -571,8 +607,7 @@ fn zip_error(e: zip::result::ZipError) -> ReadProblem {
 }
 
 /// Which workbook a zip holds, from its entry names.
-fn zip_workbook_format(bytes: &[u8]) -> Result<WorkbookFormat, ReadProblem> {
-    let archive = zip::ZipArchive::new(Cursor::new(bytes)).map_err(zip_error)?;
+fn zip_workbook_format(archive: &mut zip::ZipArchive<Cursor<&[u8]>>) -> Result<WorkbookFormat, ReadProblem> {
     let names: Vec<String> = archive
         .file_names()
         .filter_map(Result::ok)
@@ -586,7 +621,6 @@ fn zip_workbook_format(bytes: &[u8]) -> Result<WorkbookFormat, ReadProblem> {
         return Ok(WorkbookFormat::Xlsb);
     }
     if has("content.xml") && (has("mimetype") || has("meta-inf/manifest.xml")) {
-        let mut archive = archive;
         let mut mimetype = String::new();
         if let Ok(mut file) = archive.by_name("mimetype") {
             let _ = file.by_ref().take(200).read_to_string(&mut mimetype);
@@ -619,9 +653,8 @@ fn zip_workbook_format(bytes: &[u8]) -> Result<WorkbookFormat, ReadProblem> {
 /// Rejects a zip whose entries declare more inflated bytes than the cap. A
 /// bomb that declares small sizes and lies is stopped by the zip reader
 /// itself while calamine reads it (see the comment below).
-fn check_zip_inflation(bytes: &[u8], limits: &ReadLimits) -> Result<(), ReadProblem> {
+fn check_zip_inflation(archive: &mut zip::ZipArchive<Cursor<&[u8]>>, limits: &ReadLimits) -> Result<(), ReadProblem> {
     let cap = limits.max_inflated_bytes;
-    let mut archive = zip::ZipArchive::new(Cursor::new(bytes)).map_err(zip_error)?;
     let mut declared: u64 = 0;
     for i in 0..archive.len() {
         let entry = archive.by_index_raw(i).map_err(zip_error)?;
@@ -933,6 +966,7 @@ pub fn column_letters(col: u32) -> String {
     out.iter().rev().collect()
 }
 
+mod fast;
 #[cfg(test)]
 pub(crate) mod fixtures;
 #[cfg(test)]

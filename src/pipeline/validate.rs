@@ -845,13 +845,14 @@ impl<'a> Checker<'a> {
     // ---- cells -----------------------------------------------------------
 
     /// Every (line, column) whose cell is read, in form order.
-    fn value_cells(&self) -> Vec<(String, Col)> {
-        let mut out = Vec::new();
-        for line in &self.form.lines {
+    fn value_cells(&self) -> Vec<(&'a str, Col)> {
+        let form: &'a Form = self.form;
+        let mut out = Vec::with_capacity(form.lines.len() * 2);
+        for line in &form.lines {
             if self.cells.contains_key(&line.code) {
-                out.push((line.code.clone(), Col::This));
+                out.push((line.code.as_str(), Col::This));
                 if line.ytd {
-                    out.push((line.code.clone(), Col::Ytd));
+                    out.push((line.code.as_str(), Col::Ytd));
                 }
             }
         }
@@ -862,13 +863,13 @@ impl<'a> Checker<'a> {
     fn cell_number(&mut self, rule: u32, severity: Severity, converted_severity: Severity) {
         let mut found = Vec::new();
         for (code, col) in self.value_cells() {
-            let Some(read) = self.read(&code, col) else { continue };
+            let Some(read) = self.read(code, col) else { continue };
             let finding = match read {
                 CellRead::Converted { read, value } => self
                     .at_line(
                         rule,
                         converted_severity,
-                        &code,
+                        code,
                         col,
                         &format!(
                             "ô chứa chữ \"{read}\", phần mềm đã hiểu là số {}. Đề nghị nhập số (không nhập chữ, dấu phân cách hay đơn vị tính) để tránh hiểu sai.",
@@ -882,7 +883,7 @@ impl<'a> Checker<'a> {
                     .at_line(
                         rule,
                         severity,
-                        &code,
+                        code,
                         col,
                         &format!("giá trị \"{read}\" {why_vi}. Đề nghị nhập một số (0 nếu không có, để trống nếu chưa có số liệu)."),
                         &format!("\"{read}\" {why_en}"),
@@ -893,7 +894,7 @@ impl<'a> Checker<'a> {
                     .at_line(
                         rule,
                         severity,
-                        &code,
+                        code,
                         col,
                         &format!("ô báo lỗi Excel {error} (công thức hỏng hoặc tham chiếu sai). Đề nghị sửa công thức hoặc nhập số trực tiếp."),
                         &format!("the cell holds the Excel error {error}"),
@@ -913,8 +914,8 @@ impl<'a> Checker<'a> {
     fn value_domain(&mut self, rule: u32, severity: Severity) {
         let mut found = Vec::new();
         for (code, col) in self.value_cells() {
-            let Some(x) = self.value(&code, col) else { continue };
-            let kind = self.form.line(&code).map_or(LineKind::Int, |l| l.kind);
+            let Some(x) = self.value(code, col) else { continue };
+            let kind = self.form.line(code).map_or(LineKind::Int, |l| l.kind);
             let problem = if x < 0.0 {
                 Some((
                     severity,
@@ -947,7 +948,7 @@ impl<'a> Checker<'a> {
             };
             if let Some((sev, vi, en, expected)) = problem {
                 found.push(
-                    self.at_line(rule, sev, &code, col, &vi, &en)
+                    self.at_line(rule, sev, code, col, &vi, &en)
                         .value(format_number(x))
                         .expected(expected),
                 );
@@ -961,12 +962,12 @@ impl<'a> Checker<'a> {
     fn formula_result(&mut self, rule: u32, severity: Severity) {
         let mut found = Vec::new();
         for (code, col) in self.value_cells() {
-            if let Some(CellRead::FormulaWithoutResult(formula)) = self.read(&code, col) {
+            if let Some(CellRead::FormulaWithoutResult(formula)) = self.read(code, col) {
                 found.push(
                     self.at_line(
                         rule,
                         severity,
-                        &code,
+                        code,
                         col,
                         &format!(
                             "ô có công thức ={formula} nhưng không có kết quả đã tính: file chưa được tính lại công thức trước khi lưu (thường do tệp tạo bằng phần mềm khác hoặc tắt tự động tính). Đề nghị mở tệp bằng Excel, nhấn F9 (hoặc Ctrl+Alt+F9), lưu lại rồi gửi."
@@ -986,15 +987,15 @@ impl<'a> Checker<'a> {
     fn required_lines(&mut self, rule: u32, severity: Severity, blank_severity: Severity) {
         let mut found = Vec::new();
         for (code, col) in self.value_cells() {
-            if !matches!(self.read(&code, col), Some(CellRead::Blank)) {
+            if !matches!(self.read(code, col), Some(CellRead::Blank)) {
                 continue;
             }
-            let required = self.form.line(&code).is_some_and(|l| l.required);
+            let required = self.form.line(code).is_some_and(|l| l.required);
             let finding = if required {
                 self.at_line(
                     rule,
                     severity,
-                    &code,
+                    code,
                     col,
                     "ô để trống nhưng đây là chỉ tiêu bắt buộc. Đề nghị nhập số liệu (nhập 0 nếu không có).",
                     "blank, but the line is required",
@@ -1003,7 +1004,7 @@ impl<'a> Checker<'a> {
                 self.at_line(
                     rule,
                     blank_severity,
-                    &code,
+                    code,
                     col,
                     "ô để trống, được hiểu là chưa có số liệu (khác với 0). Nếu không phát sinh, đề nghị nhập 0.",
                     "blank: not reported (not zero)",

@@ -123,6 +123,27 @@ fn planted_faults_are_found_at_the_planted_cell_with_the_planted_rule_and_nothin
     assert_eq!(checked, manifest.len());
 }
 
+/// The quick xlsx reader and calamine read `file` the same, cell for cell.
+fn assert_readers_agree(file: &Path) {
+    use baocao::pipeline::read::{read_workbook_bytes_with, ReadLimits, XlsxReader};
+    let bytes = std::fs::read(file).unwrap();
+    let limits = ReadLimits::default();
+    let quick = read_workbook_bytes_with(bytes.clone(), &limits, XlsxReader::Quick);
+    let calamine = read_workbook_bytes_with(bytes, &limits, XlsxReader::Calamine);
+    assert_eq!(quick, calamine, "{}", file.display());
+}
+
+#[test]
+fn the_quick_xlsx_reader_reads_every_return_of_a_faulty_corpus_as_calamine_does() {
+    let dir = temp_dir();
+    let ws = synth_workspace(dir.path(), 6, 12, 40, 21);
+    let files = files_with_ext(&ws.join("inbox"), "xlsx");
+    assert!(files.len() >= 60, "{}", files.len());
+    for file in &files {
+        assert_readers_agree(file);
+    }
+}
+
 #[test]
 fn every_synthetic_return_satisfies_every_rule_when_read_back() {
     let dir = temp_dir();
@@ -719,6 +740,12 @@ fn returns_saved_by_libreoffice_as_xlsx_xls_and_ods_ingest_with_the_original_val
                 .unwrap()
                 .set_modified(when)
                 .unwrap();
+        }
+        if ext == "xlsx" {
+            // Another program's xlsx: the quick reader gives what calamine gives.
+            for file in &converted {
+                assert_readers_agree(file);
+            }
         }
         let settings = settings(&ws);
         let summary = ingest(&settings, &options()).unwrap();

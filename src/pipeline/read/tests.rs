@@ -339,3 +339,116 @@ fn the_template_reads_with_every_sheet() {
     assert_eq!(workbook.format, WorkbookFormat::Xlsx);
     assert_eq!(workbook.sheet_names(), vec!["Bieu01", "Xa", "HuongDan"]);
 }
+
+/// What the quick reader alone makes of xlsx bytes (no fallback).
+fn quick_only(bytes: &[u8]) -> fast::Outcome {
+    let mut archive = zip::ZipArchive::new(Cursor::new(bytes)).expect("zip");
+    fast::read(&mut archive, &ReadLimits::default())
+}
+
+/// The quick reader reads `bytes` itself and gives what calamine gives.
+fn assert_quick_equals_calamine(bytes: Vec<u8>) {
+    let sheets = match quick_only(&bytes) {
+        fast::Outcome::Sheets(sheets) => sheets,
+        other => panic!("the quick reader did not read the file: {other:?}"),
+    };
+    let calamine = read_workbook_bytes_with(bytes, &ReadLimits::default(), XlsxReader::Calamine).expect("calamine");
+    assert_eq!(sheets, calamine.sheets);
+}
+
+#[test]
+fn the_quick_reader_reads_the_template_as_calamine_does() {
+    assert_quick_equals_calamine(template_bytes());
+}
+
+#[test]
+fn the_quick_reader_reads_formulas_errors_dates_and_merges_as_calamine_does() {
+    let bytes = xlsx_bytes(|sheet| {
+        let format = rust_xlsxwriter::Format::new();
+        sheet
+            .merge_range(0, 0, 0, 5, "Tiêu đề & <tên>", &format)
+            .expect("merge");
+        sheet.write_string(1, 2, "Mã số").expect("header");
+        let date_format = rust_xlsxwriter::Format::new().set_num_format("dd/mm/yyyy");
+        let date = rust_xlsxwriter::ExcelDateTime::from_ymd(2015, 6, 15).expect("date");
+        sheet
+            .write_datetime_with_format(2, 1, &date, &date_format)
+            .expect("date");
+        let elapsed = rust_xlsxwriter::Format::new().set_num_format("[h]:mm:ss");
+        sheet.write_number_with_format(2, 2, 1.5, &elapsed).expect("duration");
+        sheet.write_string(3, 0, "  giữ khoảng trắng  ").expect("spaces");
+        sheet.write_number(3, 1, 12.25).expect("number");
+        sheet.write_boolean(3, 2, true).expect("bool");
+        sheet.write_formula(4, 0, "=1+2").expect("formula");
+        sheet.set_formula_result(4, 0, "3");
+        sheet.write_formula(5, 0, "=SUM(A1:A2)").expect("formula");
+        sheet.set_formula_result(5, 0, "");
+        sheet.write_formula(6, 0, "=1/0").expect("formula");
+        sheet.set_formula_result(6, 0, "#DIV/0!");
+        sheet.write_formula(7, 0, "=\"a\"&\"b\"").expect("formula");
+        sheet.set_formula_result(7, 0, "ab");
+        sheet.write_string(1_048_575, 16_383, "xa").expect("far cell");
+    });
+    assert_quick_equals_calamine(bytes);
+}
+
+/// A hand-made package with what rust_xlsxwriter never writes: inline
+/// strings, rich text with a phonetic run, cells and rows without a
+/// reference, a shared formula, an ISO date cell, a 1904 workbook.
+#[test]
+fn the_quick_reader_reads_hand_made_constructs_as_calamine_does() {
+    let workbook = r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><workbookPr date1904="1"/><sheets><sheet name="Bi&#7875;u &amp; 1" sheetId="1" r:id="rId1"/><sheet name="Hidden" sheetId="2" state="hidden" r:id="rId2"/></sheets></workbook>"#;
+    let rels = r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/><Relationship Id="rId2" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="/xl/worksheets/sheet2.xml"/></Relationships>"#;
+    let strings = r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" count="3" uniqueCount="3"><si><t>Mã số</t></si><si><r><t>Kỳ </t></r><r><rPr><b/></rPr><t xml:space="preserve">này </t></r><rPh sb="0" eb="1"><t>ky</t></rPh></si><si><t/></si></sst>"#;
+    let styles = r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<styleSheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><numFmts count="1"><numFmt numFmtId="164" formatCode="&quot;ngày&quot; dd"/></numFmts><cellStyleXfs count="1"><xf numFmtId="14"/></cellStyleXfs><cellXfs count="3"><xf numFmtId="0"/><xf numFmtId="164"/><xf numFmtId="14"/></cellXfs></styleSheet>"#;
+    let sheet1 = r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>
+<row r="2"><c t="s"><v>0</v></c><c t="s"><v>1</v></c><c t="s"><v>2</v></c><c t="inlineStr"><is><t> nội tuyến </t></is></c></row>
+<row><c r="A3"><v>5</v></c><c r="B3"><f t="shared" ref="B3:B5" si="0">A3*2</f><v>10</v></c></row>
+<row r="4"><c r="A4" s="1"><v>42000</v></c><c r="B4"><f t="shared" si="0"/></c><c r="C4" s="2"><v>1</v></c><c r="D4" t="d"><v>2015-06-15T00:00:00</v></c><c r="E4" t="e"><v>#N/A</v></c><c r="F4" t="str"><f>"x"&amp;"y"</f><v>xy</v></c><c r="G4" s="9"><v>7</v></c></row>
+<row r="5"><c r="A5" t="b"><v>0</v></c><c r="B5"><f t="shared" si="0"/><v>0</v></c><c r="C5"><v>abc</v></c></row>
+</sheetData><mergeCells count="1"><mergeCell ref="B2:C2"/></mergeCells></worksheet>"#;
+    let sheet2 = r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData><row r="1"><c r="A1"><v>1</v></c></row></sheetData><mergeCells count="1"><mergeCell ref="A1:B1"/></mergeCells></worksheet>"#;
+    let content_types = r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="xml" ContentType="application/xml"/></Types>"#;
+    let package = r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>"#;
+    let bytes = zip_of(&[
+        ("[Content_Types].xml", content_types.as_bytes()),
+        ("_rels/.rels", package.as_bytes()),
+        ("xl/workbook.xml", workbook.as_bytes()),
+        ("xl/_rels/workbook.xml.rels", rels.as_bytes()),
+        ("xl/sharedStrings.xml", strings.as_bytes()),
+        ("xl/styles.xml", styles.as_bytes()),
+        ("xl/worksheets/sheet1.xml", sheet1.as_bytes()),
+        ("xl/worksheets/sheet2.xml", sheet2.as_bytes()),
+    ]);
+    assert_quick_equals_calamine(bytes.clone());
+    // And what it read is what the file says.
+    let fast::Outcome::Sheets(sheets) = quick_only(&bytes) else {
+        panic!("not read")
+    };
+    assert_eq!(sheets[0].name, "Biểu & 1");
+    assert_eq!(sheets[0].value(1, 1), &CellValue::Text("Kỳnày ".into()));
+    assert_eq!(sheets[0].value(1, 3), &CellValue::Text("nội tuyến".into()));
+    assert_eq!(sheets[0].get(3, 1).and_then(|c| c.formula.as_deref()), Some("A4*2"));
+    assert_eq!(sheets[0].merged.len(), 1);
+    assert!(sheets[1].merged.is_empty(), "merges are kept on table sheets only");
+}
+
+#[test]
+fn the_quick_reader_leaves_what_it_does_not_know_to_calamine() {
+    let bytes = xlsx_bytes(|sheet| {
+        sheet.write_string(0, 0, "a_x000D_b").expect("escape");
+    });
+    assert!(matches!(quick_only(&bytes), fast::Outcome::Unsure));
+    // The whole read still gives calamine's answer.
+    let quick = read_workbook_bytes(bytes.clone(), &ReadLimits::default()).expect("reads");
+    let calamine = read_workbook_bytes_with(bytes, &ReadLimits::default(), XlsxReader::Calamine).expect("reads");
+    assert_eq!(quick, calamine);
+}

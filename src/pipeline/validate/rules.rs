@@ -598,37 +598,43 @@ impl Checker<'_> {
                 continue;
             };
             let tolerance = self.tolerance(&[line.code.as_str()]);
-            let (expected, how_vi, how_en) = if first_month {
-                (
-                    this,
-                    "tháng 1: Lũy kế bằng Kỳ này".to_string(),
-                    "January: year to date = this month".to_string(),
-                )
+            // The words are written only for a line that fails.
+            let previous = if first_month {
+                None
             } else {
                 let Some(previous) = self.stored(1, &line.code).and_then(|h| h.ytd) else {
                     continue;
                 };
-                let prev_month = self.period.add_months(-1);
-                (
-                    previous + this,
-                    format!(
-                        "Lũy kế tháng {} đã báo cáo ({}) + Kỳ này ({}) = {}",
-                        prev_month.month_number().unwrap_or(0),
-                        vi_number(previous),
-                        vi_number(this),
-                        vi_number(previous + this)
-                    ),
-                    format!(
-                        "stored year to date of {prev_month} ({}) + this month ({}) = {}",
-                        format_number(previous),
-                        format_number(this),
-                        format_number(previous + this)
-                    ),
-                )
+                Some(previous)
             };
+            let expected = previous.map_or(this, |previous| previous + this);
             if (ytd - expected).abs() <= tolerance {
                 continue;
             }
+            let (how_vi, how_en) = match previous {
+                None => (
+                    "tháng 1: Lũy kế bằng Kỳ này".to_string(),
+                    "January: year to date = this month".to_string(),
+                ),
+                Some(previous) => {
+                    let prev_month = self.period.add_months(-1);
+                    (
+                        format!(
+                            "Lũy kế tháng {} đã báo cáo ({}) + Kỳ này ({}) = {}",
+                            prev_month.month_number().unwrap_or(0),
+                            vi_number(previous),
+                            vi_number(this),
+                            vi_number(previous + this)
+                        ),
+                        format!(
+                            "stored year to date of {prev_month} ({}) + this month ({}) = {}",
+                            format_number(previous),
+                            format_number(this),
+                            format_number(previous + this)
+                        ),
+                    )
+                }
+            };
             found.push(
                 self.at_line(
                     rule.id,

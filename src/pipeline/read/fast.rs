@@ -1,0 +1,707 @@
+//! The quick path of `read` for `.xlsx`/`.xlsm`: one streaming pass over
+//! each part a reader needs (the workbook and its relationships, the shared
+//! strings, the number formats of `styles.xml`, each worksheet), straight
+//! from the inflated bytes, with no dense range and no second pass for the
+//! merged areas.
+//!
+//! It gives exactly what the calamine path gives (the same cells, values,
+//! formulas, dates and merged areas; `tests.rs` checks both on every kind of
+//! file the test suite makes), and it knows where its knowledge ends: on any
+//! construct it does not handle — an unknown cell type, an `_xHHHH_` escape,
+//! a sheet part that is not where the relationships say, XML it cannot parse
+//! — it answers [`Outcome::Unsure`] and the caller reads the file with
+//! calamine instead. A file is therefore never judged by this reader alone
+//! unless it reads cleanly.
+
+use std::collections::HashMap;
+use std::io::{Cursor, Read};
+
+use calamine::{DataRef, ExcelDateTime, ExcelDateTimeType};
+use quick_xml::events::{BytesRef, BytesStart, Event};
+use quick_xml::Reader;
+
+use super::{from_data_ref, has_table_header, CellValue, Merge, ReadLimits, ReadProblem, Sheet, SheetBuilder};
+
+/// What the quick path made of a file.
+#[derive(Debug)]
+pub(super) enum Outcome {
+    /// The worksheets, in workbook order.
+    Sheets(Vec<Sheet>),
+    /// A cap of [`ReadLimits`] was exceeded: the answer, whatever reads it.
+    Problem(ReadProblem),
+    /// Something this reader does not handle: read the file with calamine.
+    Unsure,
+}
+
+/// Why a pass stopped early.
+enum Stop {
+    Problem(ReadProblem),
+    Unsure,
+}
+
+impl From<quick_xml::Error> for Stop {
+    fn from(_: quick_xml::Error) -> Self {
+        Stop::Unsure
+    }
+}
+
+impl From<quick_xml::events::attributes::AttrError> for Stop {
+    fn from(_: quick_xml::events::attributes::AttrError) -> Self {
+        Stop::Unsure
+    }
+}
+
+impl From<zip::result::ZipError> for Stop {
+    fn from(_: zip::result::ZipError) -> Self {
+        Stop::Unsure
+    }
+}
+
+impl From<std::io::Error> for Stop {
+    fn from(_: std::io::Error) -> Self {
+        Stop::Unsure
+    }
+}
+
+type Archive<'b> = zip::ZipArchive<Cursor<&'b [u8]>>;
+
+/// Reads the worksheets of an xlsx/xlsm package (already opened, its format
+/// and declared sizes already checked).
+pub(super) fn read(archive: &mut Archive<'_>, limits: &ReadLimits) -> Outcome {
+    match read_sheets(archive, limits) {
+        Ok(sheets) => Outcome::Sheets(sheets),
+        Err(Stop::Problem(problem)) => Outcome::Problem(problem),
+        Err(Stop::Unsure) => Outcome::Unsure,
+    }
+}
+
+/// A number format class of one cell style (`cellXfs` entry).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Other,
+    DateTime,
+    TimeDelta,
+}
+
+/// What every sheet needs from the rest of the package.
+struct Book {
+    strings: Vec<String>,
+    formats: Vec<Format>,
+    is_1904: bool,
+}
+
+fn read_sheets(archive: &mut Archive<'_>, limits: &ReadLimits) -> Result<Vec<Sheet>, Stop> {
+    // Part names are matched without regard to case, as Excel does (the
+    // exact name is tried first: it is nearly always right).
+    let mut lowercase: Option<HashMap<String, usize>> = None;
+    let mut part = |name: &str| -> Result<Option<Vec<u8>>, Stop> {
+        let index = match archive.index_for_name(name) {
+            Some(index) => index,
+            None => {
+                let names = lowercase.get_or_insert_with(|| {
+                    (0..archive.len())
+                        .filter_map(|i| {
+                            archive
+                                .name_for_index(i)
+                                .and_then(|n| n.ok())
+                                .map(|n| (n.to_lowercase(), i))
+                        })
+                        .collect()
+                });
+                match names.get(&name.to_lowercase()) {
+                    Some(&index) => index,
+                    None => return Ok(None),
+                }
+            }
+        };
+        let mut entry = archive.by_index(index)?;
+        let mut bytes = Vec::with_capacity(usize::try_from(entry.size()).unwrap_or(0).min(1 << 24));
+        entry.read_to_end(&mut bytes)?;
+        Ok(Some(bytes))
+    };
+
+    // The package must name `xl/workbook.xml` as its document, the one place
+    // this reader looks (other layouts are calamine's to read).
+    let package = part("_rels/.rels")?.ok_or(Stop::Unsure)?;
+    let document = relationships(&package)?
+        .into_values()
+        .find(|(_, kind)| kind == "officeDocument")
+        .ok_or(Stop::Unsure)?;
+    if document.0.trim_start_matches('/') != "xl/workbook.xml" {
+        return Err(Stop::Unsure);
+    }
+    let relationships = match part("xl/_rels/workbook.xml.rels")? {
+        Some(xml) => relationships(&xml)?,
+        None => return Err(Stop::Unsure),
+    };
+    let workbook = part("xl/workbook.xml")?.ok_or(Stop::Unsure)?;
+    let (entries, is_1904) = workbook_sheets(&workbook, &relationships)?;
+    let strings = match part("xl/sharedStrings.xml")? {
+        Some(xml) => shared_strings(&xml)?,
+        None => Vec::new(),
+    };
+    let formats = match part("xl/styles.xml")? {
+        Some(xml) => formats(&xml)?,
+        None => Vec::new(),
+    };
+    let book = Book {
+        strings,
+        formats,
+        is_1904,
+    };
+    let mut sheets = Vec::with_capacity(entries.len());
+    for entry in entries {
+        let SheetEntry::Worksheet { name, path } = entry else {
+            continue;
+        };
+        let xml = part(&path)?.ok_or(Stop::Unsure)?;
+        sheets.push(worksheet(&name, &xml, &book, limits)?);
+    }
+    Ok(sheets)
+}
+
+fn reader(xml: &[u8]) -> Reader<&[u8]> {
+    let mut reader = Reader::from_reader(xml);
+    let config = reader.config_mut();
+    config.check_end_names = false;
+    config.trim_text(false);
+    config.check_comments = false;
+    config.expand_empty_elements = true;
+    reader
+}
+
+/// The raw value of an attribute (by local name, ignoring any namespace prefix).
+fn attr<'a>(e: &'a BytesStart<'_>, name: &str) -> Result<Option<std::borrow::Cow<'a, str>>, Stop> {
+    for a in e.attributes().with_checks(false) {
+        let a = a?;
+        if a.key.local_name().as_ref() == name {
+            return Ok(Some(a.value));
+        }
+    }
+    Ok(None)
+}
+
+/// An attribute value as text, with XML entities resolved.
+fn attr_text(e: &BytesStart<'_>, name: &str) -> Result<Option<String>, Stop> {
+    for a in e.attributes() {
+        let a = a?;
+        if a.key.local_name().as_ref() == name {
+            return Ok(Some(
+                quick_xml::escape::unescape(&a.value)
+                    .map_err(|_| Stop::Unsure)?
+                    .into_owned(),
+            ));
+        }
+    }
+    Ok(None)
+}
+
+/// `Id` → (`Target`, last segment of `Type`) of `xl/_rels/workbook.xml.rels`.
+fn relationships(xml: &[u8]) -> Result<HashMap<String, (String, String)>, Stop> {
+    let mut reader = reader(xml);
+    let mut out = HashMap::new();
+    loop {
+        match reader.read_event()? {
+            Event::Start(e) if e.local_name().as_ref() == "Relationship" => {
+                let (Some(id), Some(target), Some(typ)) =
+                    (attr_text(&e, "Id")?, attr_text(&e, "Target")?, attr_text(&e, "Type")?)
+                else {
+                    return Err(Stop::Unsure);
+                };
+                let kind = typ.rsplit('/').next().unwrap_or_default().to_string();
+                out.insert(id, (target, kind));
+            }
+            Event::Eof => return Ok(out),
+            _ => {}
+        }
+    }
+}
+
+enum SheetEntry {
+    Worksheet { name: String, path: String },
+    Other,
+}
+
+/// The sheets of `xl/workbook.xml` in order, with their part names, and
+/// whether dates count from 1904.
+fn workbook_sheets(
+    xml: &[u8],
+    relationships: &HashMap<String, (String, String)>,
+) -> Result<(Vec<SheetEntry>, bool), Stop> {
+    let mut reader = reader(xml);
+    let mut sheets = Vec::new();
+    let mut is_1904 = false;
+    loop {
+        match reader.read_event()? {
+            Event::Start(e) if e.local_name().as_ref() == "sheet" => {
+                let name = attr_text(&e, "name")?.unwrap_or_default();
+                let id = attr_text(&e, "id")?.unwrap_or_default();
+                if let Some(state) = attr(&e, "state")? {
+                    if !matches!(state.as_ref(), "visible" | "hidden" | "veryHidden") {
+                        return Err(Stop::Unsure);
+                    }
+                }
+                let (target, kind) = relationships.get(&id).ok_or(Stop::Unsure)?;
+                let path = match target.strip_prefix('/') {
+                    Some(absolute) => absolute.to_string(),
+                    None => format!("xl/{target}"),
+                };
+                if path.contains("..") || path.contains('\\') {
+                    return Err(Stop::Unsure);
+                }
+                sheets.push(match kind.as_str() {
+                    "worksheet" => SheetEntry::Worksheet { name, path },
+                    "chartsheet" | "dialogsheet" => SheetEntry::Other,
+                    _ => return Err(Stop::Unsure),
+                });
+            }
+            Event::Start(e) if e.local_name().as_ref() == "workbookPr" => {
+                if let Some(v) = attr(&e, "date1904")? {
+                    is_1904 = v.as_ref() == "1" || v.as_ref() == "true";
+                }
+            }
+            Event::Eof => return Ok((sheets, is_1904)),
+            _ => {}
+        }
+    }
+}
+
+/// Resolves an entity reference inside text (`&amp;`, `&#xA0;`, …).
+fn push_entity(entity: &BytesRef<'_>, out: &mut String) -> Result<(), Stop> {
+    let text = match entity.as_ref() {
+        "amp" => "&",
+        "lt" => "<",
+        "gt" => ">",
+        "quot" => "\"",
+        "apos" => "'",
+        _ => {
+            let c = entity.resolve_char_ref()?.ok_or(Stop::Unsure)?;
+            out.push(c);
+            return Ok(());
+        }
+    };
+    out.push_str(text);
+    Ok(())
+}
+
+/// Whether `text` holds an `_xHHHH_` escape (left to calamine).
+fn has_escape(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    bytes
+        .windows(7)
+        .any(|w| w[0] == b'_' && w[1] == b'x' && w[6] == b'_' && w[2..6].iter().all(u8::is_ascii_hexdigit))
+}
+
+/// The text of a string item (`<si>` or `<is>`), read up to its end tag:
+/// the runs of rich text joined, phonetic runs left out, and text without
+/// `xml:space="preserve"` trimmed of ASCII white space.
+fn string_item(reader: &mut Reader<&[u8]>, closing: &str) -> Result<String, Stop> {
+    let mut out: Option<String> = None;
+    let mut phonetic = false;
+    loop {
+        match reader.read_event()? {
+            Event::Start(e) if e.local_name().as_ref() == "rPh" => phonetic = true,
+            Event::End(e) if e.local_name().as_ref() == "rPh" => phonetic = false,
+            Event::End(e) if e.name().as_ref() == closing => return Ok(out.unwrap_or_default()),
+            Event::Start(e) if e.local_name().as_ref() == "t" && !phonetic => {
+                let preserve = matches!(attr(&e, "space")?, Some(v) if v.as_ref() == "preserve");
+                let mut value = String::new();
+                loop {
+                    match reader.read_event()? {
+                        Event::Text(t) => value.push_str(&t.xml10_content()),
+                        Event::CData(t) => value.push_str(&t.xml10_content()),
+                        Event::GeneralRef(r) => push_entity(&r, &mut value)?,
+                        Event::End(end) if end.name() == e.name() => break,
+                        Event::Eof => return Err(Stop::Unsure),
+                        _ => {}
+                    }
+                }
+                if has_escape(&value) {
+                    return Err(Stop::Unsure);
+                }
+                let value = if preserve {
+                    value
+                } else {
+                    value.trim_matches([' ', '\t', '\r', '\n']).to_string()
+                };
+                match &mut out {
+                    Some(text) => text.push_str(&value),
+                    None => out = Some(value),
+                }
+            }
+            Event::Eof => return Err(Stop::Unsure),
+            _ => {}
+        }
+    }
+}
+
+fn shared_strings(xml: &[u8]) -> Result<Vec<String>, Stop> {
+    let mut reader = reader(xml);
+    let mut strings = Vec::new();
+    loop {
+        match reader.read_event()? {
+            Event::Start(e) if e.local_name().as_ref() == "sst" => {
+                if let Some(count) = attr(&e, "uniqueCount")? {
+                    if let Ok(n) = count.parse::<usize>() {
+                        strings.reserve(n.min(1 << 20));
+                    }
+                }
+            }
+            Event::Start(e) if e.local_name().as_ref() == "si" => {
+                let closing = e.name().as_ref().to_string();
+                strings.push(string_item(&mut reader, &closing)?);
+            }
+            Event::Eof => return Ok(strings),
+            _ => {}
+        }
+    }
+}
+
+/// The number format class of every cell style, in `cellXfs` order.
+fn formats(xml: &[u8]) -> Result<Vec<Format>, Stop> {
+    let mut reader = reader(xml);
+    let mut custom: HashMap<String, String> = HashMap::new();
+    let mut formats = Vec::new();
+    let mut in_cell_xfs = false;
+    loop {
+        match reader.read_event()? {
+            Event::Start(e) if e.local_name().as_ref() == "numFmt" => {
+                if let (Some(id), Some(code)) = (attr(&e, "numFmtId")?, attr_text(&e, "formatCode")?) {
+                    custom.insert(id.into_owned(), code);
+                }
+            }
+            Event::Start(e) if e.local_name().as_ref() == "cellXfs" => in_cell_xfs = true,
+            Event::End(e) if e.local_name().as_ref() == "cellXfs" => in_cell_xfs = false,
+            Event::Start(e) if in_cell_xfs && e.local_name().as_ref() == "xf" => {
+                formats.push(match attr(&e, "numFmtId")? {
+                    None => Format::Other,
+                    Some(id) => match custom.get(id.as_ref()) {
+                        Some(code) => custom_format(code),
+                        None => builtin_format(&id),
+                    },
+                });
+            }
+            Event::Eof => return Ok(formats),
+            _ => {}
+        }
+    }
+}
+
+/// The class of a built-in number format (ECMA-376 18.8.30; the East Asian
+/// ids are dates and times in every locale).
+fn builtin_format(id: &str) -> Format {
+    match id {
+        "14" | "15" | "16" | "17" | "18" | "19" | "20" | "21" | "22" | "45" | "47" => Format::DateTime,
+        "27" | "28" | "29" | "30" | "31" | "32" | "33" | "34" | "35" | "36" | "50" | "51" | "52" | "53" | "54"
+        | "55" | "56" | "57" | "58" => Format::DateTime,
+        "46" => Format::TimeDelta,
+        _ => Format::Other,
+    }
+}
+
+/// Whether a custom number format shows a date, a time or a duration: a
+/// date or time letter outside quotes, escapes and brackets in the first
+/// section, or an elapsed-time bracket (`[h]`).
+fn custom_format(code: &str) -> Format {
+    let mut escaped = false;
+    let mut quoted = false;
+    let mut brackets = 0u8;
+    let mut prev = ' ';
+    let mut hms = false;
+    let mut ap = false;
+    for s in code.chars() {
+        match (s, escaped, quoted, ap, brackets) {
+            (_, true, ..) => escaped = false,
+            ('_' | '\\' | '*', ..) => escaped = true,
+            ('"', _, true, _, _) => quoted = false,
+            (_, _, true, _, _) => (),
+            ('"', _, _, _, _) => quoted = true,
+            (';', ..) => return Format::Other,
+            ('[', ..) => brackets += 1,
+            (']', .., 1) if hms => return Format::TimeDelta,
+            (']', ..) => brackets = brackets.saturating_sub(1),
+            ('a' | 'A', _, _, false, 0) => ap = true,
+            ('p' | 'm' | '/' | 'P' | 'M', _, _, true, 0) => return Format::DateTime,
+            ('d' | 'm' | 'h' | 'y' | 's' | 'D' | 'M' | 'H' | 'Y' | 'S', _, _, false, 0) => return Format::DateTime,
+            _ => {
+                if !(hms && s.eq_ignore_ascii_case(&prev)) {
+                    hms = prev == '[' && matches!(s, 'm' | 'h' | 's' | 'M' | 'H' | 'S');
+                }
+            }
+        }
+        prev = s;
+    }
+    Format::Other
+}
+
+/// (row, column), 0-based, of an A1 reference; `None` unless it is one.
+fn cell_ref(text: &[u8]) -> Option<(u32, u32)> {
+    let mut col: u32 = 0;
+    let mut i = 0;
+    while i < text.len() && text[i].is_ascii_alphabetic() {
+        col = col
+            .checked_mul(26)?
+            .checked_add(u32::from(text[i].to_ascii_uppercase() - b'A') + 1)?;
+        i += 1;
+    }
+    let row = row_number(&text[i..])?;
+    if i == 0 || col == 0 {
+        return None;
+    }
+    Some((row, col - 1))
+}
+
+/// A 0-based row from its 1-based digits.
+fn row_number(digits: &[u8]) -> Option<u32> {
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let row: u32 = std::str::from_utf8(digits).ok()?.parse().ok()?;
+    row.checked_sub(1)
+}
+
+/// The first and last cell of a range (`A1:G1`, or one cell).
+fn range_ref(text: &[u8]) -> Option<((u32, u32), (u32, u32))> {
+    match text.iter().position(|&b| b == b':') {
+        Some(colon) => Some((cell_ref(&text[..colon])?, cell_ref(&text[colon + 1..])?)),
+        None => {
+            let cell = cell_ref(text)?;
+            Some((cell, cell))
+        }
+    }
+}
+
+/// A shared formula as written in its anchor cell.
+struct SharedFormula {
+    text: String,
+    anchor: (u32, u32),
+}
+
+/// Text content of an element up to its end tag (formulas, `str`/`d` values).
+fn element_text(reader: &mut Reader<&[u8]>, e: &BytesStart<'_>) -> Result<String, Stop> {
+    let mut out = String::new();
+    loop {
+        match reader.read_event()? {
+            Event::Text(t) => out.push_str(&t.xml10_content()),
+            Event::CData(t) => out.push_str(&t.xml10_content()),
+            Event::GeneralRef(r) => push_entity(&r, &mut out)?,
+            Event::End(end) if end.name() == e.name() => return Ok(out),
+            Event::Eof => return Err(Stop::Unsure),
+            _ => {}
+        }
+    }
+}
+
+fn worksheet(name: &str, xml: &[u8], book: &Book, limits: &ReadLimits) -> Result<Sheet, Stop> {
+    let mut reader = reader(xml);
+    let mut builder = SheetBuilder::new(name, limits);
+    let mut merged = Vec::new();
+    let mut shared: Vec<Option<SharedFormula>> = Vec::new();
+    let mut row_index: u32 = 0;
+    let mut col_index: u32 = 0;
+    let mut in_data = false;
+    let mut saw_data = false;
+    loop {
+        match reader.read_event()? {
+            Event::Start(e) if e.local_name().as_ref() == "sheetData" => {
+                in_data = true;
+                saw_data = true;
+            }
+            Event::End(e) if e.local_name().as_ref() == "sheetData" => in_data = false,
+            Event::Start(e) if in_data && e.local_name().as_ref() == "row" => {
+                if let Some(r) = attr(&e, "r")? {
+                    row_index = row_number(r.as_bytes()).ok_or(Stop::Unsure)?;
+                }
+            }
+            Event::End(e) if in_data && e.local_name().as_ref() == "row" => {
+                row_index = row_index.checked_add(1).ok_or(Stop::Unsure)?;
+                col_index = 0;
+            }
+            Event::Start(e) if in_data && e.local_name().as_ref() == "c" => {
+                let mut position = None;
+                let mut style = None;
+                let mut typ = None;
+                for a in e.attributes().with_checks(false) {
+                    let a = a?;
+                    match a.key.local_name().as_ref() {
+                        "r" => position = Some(cell_ref(a.value.as_bytes()).ok_or(Stop::Unsure)?),
+                        "s" => style = Some(a.value),
+                        "t" => typ = Some(a.value),
+                        _ => {}
+                    }
+                }
+                let pos = match position {
+                    Some((row, col)) => {
+                        col_index = col;
+                        (row, col)
+                    }
+                    None => (row_index, col_index),
+                };
+                let (value, formula) = cell(
+                    &mut reader,
+                    &e,
+                    pos,
+                    style.as_deref(),
+                    typ.as_deref(),
+                    book,
+                    &mut shared,
+                )?;
+                builder.put(pos, value, formula).map_err(Stop::Problem)?;
+                col_index = col_index.checked_add(1).ok_or(Stop::Unsure)?;
+            }
+            Event::Start(e) if e.local_name().as_ref() == "mergeCell" => {
+                if let Some(r) = attr(&e, "ref")? {
+                    let (first, last) = range_ref(r.as_bytes()).ok_or(Stop::Unsure)?;
+                    merged.push(Merge { first, last });
+                }
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    if !saw_data {
+        return Err(Stop::Unsure);
+    }
+    // As on the calamine path, merged areas are kept on the sheets that
+    // carry the return's table.
+    if has_table_header(&builder.sheet) {
+        builder.sheet.merged = merged;
+    }
+    Ok(builder.sheet)
+}
+
+/// Reads one `<c>` element after its start tag: its value and formula.
+fn cell(
+    reader: &mut Reader<&[u8]>,
+    c: &BytesStart<'_>,
+    pos: (u32, u32),
+    style: Option<&str>,
+    typ: Option<&str>,
+    book: &Book,
+    shared: &mut Vec<Option<SharedFormula>>,
+) -> Result<(CellValue, Option<String>), Stop> {
+    let mut value = CellValue::Empty;
+    let mut formula = None;
+    loop {
+        match reader.read_event()? {
+            Event::Start(e) => match e.local_name().as_ref() {
+                "f" => formula = read_formula(reader, &e, pos, shared)?,
+                "is" => {
+                    let closing = e.name().as_ref().to_string();
+                    let text = string_item(reader, &closing)?;
+                    value = from_data_ref(DataRef::String(text));
+                }
+                "v" if matches!(typ, Some("inlineStr" | "is")) => {
+                    element_text(reader, &e)?;
+                    value = CellValue::Empty;
+                }
+                "v" => {
+                    let text = element_text(reader, &e)?;
+                    value = typed_value(&text, style, typ, book)?;
+                }
+                _ => return Err(Stop::Unsure),
+            },
+            Event::End(e) if e.name() == c.name() => return Ok((value, formula)),
+            Event::Eof => return Err(Stop::Unsure),
+            _ => {}
+        }
+    }
+}
+
+fn read_formula(
+    reader: &mut Reader<&[u8]>,
+    f: &BytesStart<'_>,
+    pos: (u32, u32),
+    shared: &mut Vec<Option<SharedFormula>>,
+) -> Result<Option<String>, Stop> {
+    let text = element_text(reader, f)?;
+    if attr(f, "t")?.as_deref() != Some("shared") {
+        return Ok(Some(text));
+    }
+    let index: usize = match attr(f, "si")? {
+        Some(si) => si.parse().map_err(|_| Stop::Unsure)?,
+        None => return Err(Stop::Unsure),
+    };
+    if index > 1 << 20 {
+        return Err(Stop::Unsure);
+    }
+    match attr(f, "ref")? {
+        Some(range) => {
+            let (anchor, _) = range_ref(range.as_bytes()).ok_or(Stop::Unsure)?;
+            if shared.len() <= index {
+                shared.resize_with(index + 1, || None);
+            }
+            shared[index] = Some(SharedFormula {
+                text: text.clone(),
+                anchor,
+            });
+            Ok(Some(text))
+        }
+        None => match shared.get(index).and_then(Option::as_ref) {
+            Some(template) => calamine::expand_shared_formula(&template.text, template.anchor, pos)
+                .map(Some)
+                .map_err(|_| Stop::Unsure),
+            None => Ok(None),
+        },
+    }
+}
+
+/// The value of a `<v>` by the cell's type and style.
+fn typed_value(v: &str, style: Option<&str>, typ: Option<&str>, book: &Book) -> Result<CellValue, Stop> {
+    let data = match typ {
+        Some("s") => {
+            if v.is_empty() {
+                return Ok(CellValue::Empty);
+            }
+            let index: usize = v.parse().unwrap_or(0);
+            DataRef::String(book.strings.get(index).ok_or(Stop::Unsure)?.clone())
+        }
+        Some("b") => match v.trim() {
+            "" => DataRef::Empty,
+            "0" => DataRef::Bool(false),
+            "1" => DataRef::Bool(true),
+            t if t.eq_ignore_ascii_case("false") => DataRef::Bool(false),
+            t if t.eq_ignore_ascii_case("true") => DataRef::Bool(true),
+            _ => return Err(Stop::Unsure),
+        },
+        Some("d") => DataRef::DateTimeIso(v.to_string()),
+        Some("e") => match v {
+            "#DIV/0!" | "#N/A" | "#NAME?" | "#NULL!" | "#NUM!" | "#REF!" | "#VALUE!" => {
+                return Ok(CellValue::Error(v.to_string()));
+            }
+            _ => return Err(Stop::Unsure),
+        },
+        Some("str") => {
+            if has_escape(v) {
+                return Err(Stop::Unsure);
+            }
+            DataRef::String(v.to_string())
+        }
+        Some("n") | None => {
+            if v.is_empty() {
+                return Ok(CellValue::Empty);
+            }
+            let Ok(x) = v.parse::<f64>() else {
+                return match typ {
+                    None if !has_escape(v) => Ok(from_data_ref(DataRef::String(v.to_string()))),
+                    _ => Err(Stop::Unsure),
+                };
+            };
+            let format = match style {
+                Some(s) => book.formats.get(s.parse::<usize>().unwrap_or(0)).copied(),
+                None => Some(Format::Other),
+            };
+            match format {
+                Some(Format::DateTime) => {
+                    DataRef::DateTime(ExcelDateTime::new(x, ExcelDateTimeType::DateTime, book.is_1904))
+                }
+                Some(Format::TimeDelta) => {
+                    DataRef::DateTime(ExcelDateTime::new(x, ExcelDateTimeType::TimeDelta, book.is_1904))
+                }
+                _ => DataRef::Float(x),
+            }
+        }
+        Some(_) => return Err(Stop::Unsure),
+    };
+    Ok(from_data_ref(data))
+}
