@@ -202,7 +202,8 @@ pub fn write_return(path: &Path, spec: &ReturnSpec<'_>) -> Result<Layout, Error>
 /// [`Error::Io`] naming the file.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     if let Some(dir) = path.parent() {
-        if !dir.as_os_str().is_empty() {
+        // A look is cheaper than a mkdir that finds the folder there.
+        if !dir.as_os_str().is_empty() && !dir.is_dir() {
             std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         }
     }

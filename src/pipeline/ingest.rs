@@ -91,9 +91,10 @@ pub struct Phases {
     pub check: Duration,
     /// Storing, one transaction per file.
     pub record: Duration,
-    /// Writing the feedback workbooks (on the pool).
-    pub feedback: Duration,
-    /// Moving the files and recording it.
+    /// Waiting to hand a stored chunk to the finishing thread (feedback
+    /// workbooks, moving the files).
+    pub handover: Duration,
+    /// Recording that the files have moved.
     pub filing: Duration,
 }
 
@@ -249,7 +250,10 @@ fn free_name(to: &Path, taken: &dyn Fn(&Path) -> bool) -> PathBuf {
 /// [`Error::Io`].
 pub fn move_file(from: &Path, to: &Path) -> Result<PathBuf, Error> {
     if let Some(dir) = to.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        // A look is cheaper than a mkdir that finds the folder there.
+        if !dir.is_dir() {
+            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        }
     }
     let target = free_name(to, &|p| p.exists());
     if std::fs::rename(from, &target).is_err() {
@@ -293,10 +297,20 @@ pub fn ingest(settings: &Settings, options: &IngestOptions) -> Result<IngestSumm
 
     let today = options.today.unwrap_or_else(|| Local::now().date_naive());
     let bar = progress_bar(options.progress, found.ready.len());
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(settings.config.ingest.threads)
-        .build()
-        .map_err(|e| Error::Usage(format!("thread pool: {e}")))?;
+    // Three pools of the configured size: one reads ahead, one checks, one
+    // writes feedback. With one shared pool the checks of the chunk being
+    // stored queued behind the reading of the next chunks and the feedback
+    // of the last; with three, the system shares the cores between them.
+    let new_pool = |name: &'static str| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(settings.config.ingest.threads)
+            .thread_name(move |i| format!("{name}-{i}"))
+            .build()
+            .map_err(|e| Error::Usage(format!("thread pool: {e}")))
+    };
+    let pool = new_pool("check")?;
+    let read_pool = new_pool("read")?;
+    let feedback_pool = new_pool("feedback")?;
     let mut history = StoreHistory::default();
     // Chunks bound the memory a pass holds, whatever the size of the inbox.
     // A reader thread keeps reading and extracting the next chunks on the
@@ -307,6 +321,8 @@ pub fn ingest(settings: &Settings, options: &IngestOptions) -> Result<IngestSumm
     std::thread::scope(|scope| -> Result<(), Error> {
         let (sender, receiver) = std::sync::mpsc::sync_channel::<Vec<Loaded>>(READ_AHEAD);
         let pool = &pool;
+        let read_pool = &read_pool;
+        let feedback_pool = &feedback_pool;
         let reader_chunks = &chunks;
         scope.spawn(move || {
             for chunk in reader_chunks {
@@ -314,12 +330,48 @@ pub fn ingest(settings: &Settings, options: &IngestOptions) -> Result<IngestSumm
                     break;
                 }
                 let loaded: Vec<Loaded> =
-                    pool.install(|| chunk.par_iter().map(|candidate| load(candidate, settings)).collect());
+                    read_pool.install(|| chunk.par_iter().map(|candidate| load(candidate, settings)).collect());
                 if sender.send(loaded).is_err() {
                     break;
                 }
             }
         });
+        // A finishing thread writes the feedback of each stored chunk (on
+        // the pool) and moves its files, while this thread stores the next
+        // chunk; this thread then records the filing. Until then the chunk's
+        // submissions are "in flight": stored, not yet filed.
+        let (to_finish, finish_rx) = std::sync::mpsc::sync_channel::<Vec<Pending>>(1);
+        let (finished_tx, finished) = std::sync::mpsc::channel::<Result<Vec<Moved>, Error>>();
+        scope.spawn(move || {
+            for stored in finish_rx {
+                let done = finish_chunk(settings, feedback_pool, stored);
+                let failed = done.is_err();
+                if finished_tx.send(done).is_err() || failed {
+                    break;
+                }
+            }
+        });
+        let mut in_flight: HashSet<i64> = HashSet::new();
+        let record_filed = |store: &Store,
+                            summary: &mut IngestSummary,
+                            in_flight: &mut HashSet<i64>,
+                            done: Result<Vec<Moved>, Error>|
+         -> Result<(), Error> {
+            let started = Instant::now();
+            let moved = done?;
+            let filed = store.in_transaction(|store| {
+                moved
+                    .into_iter()
+                    .map(|m| {
+                        in_flight.remove(&m.pending.recorded.id);
+                        record_filing(settings, store, run_id, m)
+                    })
+                    .collect::<Result<Vec<_>, Error>>()
+            })?;
+            summary.files.extend(filed);
+            summary.phases.filing += started.elapsed();
+            Ok(())
+        };
         for chunk in &chunks {
             if STOP.load(Ordering::SeqCst) {
                 break;
@@ -327,7 +379,7 @@ pub fn ingest(settings: &Settings, options: &IngestOptions) -> Result<IngestSumm
             let waiting = Instant::now();
             let Ok(loaded) = receiver.recv() else { break };
             summary.phases.waiting += waiting.elapsed();
-            store_chunk(
+            let stored = store_chunk(
                 settings,
                 options,
                 &mut store,
@@ -336,15 +388,33 @@ pub fn ingest(settings: &Settings, options: &IngestOptions) -> Result<IngestSumm
                 &mut history,
                 &mut summary,
                 pool,
+                &in_flight,
                 chunk,
                 loaded,
             )?;
+            if !stored.is_empty() {
+                in_flight.extend(stored.iter().map(|p| p.recorded.id));
+                let handover = Instant::now();
+                if to_finish.send(stored).is_err() {
+                    // The finishing thread stopped on an error: it is waiting below.
+                    break;
+                }
+                summary.phases.handover += handover.elapsed();
+            }
+            while let Ok(done) = finished.try_recv() {
+                record_filed(&store, &mut summary, &mut in_flight, done)?;
+            }
             if let Some(bar) = &bar {
                 bar.inc(chunk.len() as u64);
             }
         }
-        // Dropping the receiver stops the reader at its next chunk.
+        // Dropping the receiver stops the reader at its next chunk; closing
+        // the finishing channel lets the finishing thread end.
         drop(receiver);
+        drop(to_finish);
+        for done in finished {
+            record_filed(&store, &mut summary, &mut in_flight, done)?;
+        }
         Ok(())
     })?;
     if let Some(bar) = &bar {
@@ -358,7 +428,7 @@ pub fn ingest(settings: &Settings, options: &IngestOptions) -> Result<IngestSumm
         sort_s = p.sort.as_secs_f64(),
         check_s = p.check.as_secs_f64(),
         record_s = p.record.as_secs_f64(),
-        feedback_s = p.feedback.as_secs_f64(),
+        handover_s = p.handover.as_secs_f64(),
         filing_s = p.filing.as_secs_f64(),
         "Where the storing thread spent the pass"
     );
@@ -385,9 +455,10 @@ fn store_chunk(
     history: &mut StoreHistory,
     summary: &mut IngestSummary,
     pool: &rayon::ThreadPool,
+    in_flight: &HashSet<i64>,
     chunk: &[Candidate],
     loaded: Vec<Loaded>,
-) -> Result<(), Error> {
+) -> Result<Vec<Pending>, Error> {
     // Then one by one, in arrival order, against the stored history.
     // What is already stored is sorted out first, in arrival order.
     let mut clock = PhaseClock::start();
@@ -406,7 +477,10 @@ fn store_chunk(
             continue;
         }
         if let Some(known) = store.find_by_sha(&sha)? {
-            handle_known(settings, store, run_id, options, candidate, &sha, known, false, summary)?;
+            let same_pass = in_flight.contains(&known.id);
+            handle_known(
+                settings, store, run_id, options, candidate, &sha, known, same_pass, summary,
+            )?;
             continue;
         }
         let unit = pre
@@ -506,7 +580,7 @@ fn store_chunk(
         }
         match store.find_by_sha(&sha)? {
             Some(known) => {
-                let same_pass = stored_now.iter().any(|p| p.recorded.id == known.id);
+                let same_pass = in_flight.contains(&known.id) || stored_now.iter().any(|p| p.recorded.id == known.id);
                 handle_known(
                     settings, store, run_id, options, candidate, &sha, known, same_pass, summary,
                 )?;
@@ -519,23 +593,32 @@ fn store_chunk(
         }
     }
     clock.lap(&mut summary.phases.record);
-    // Feedback workbooks of the stored files, in parallel.
+    Ok(stored_now)
+}
+
+/// A stored file whose feedback is written and whose file has moved.
+struct Moved {
+    pending: Pending,
+    to: PathBuf,
+}
+
+/// Writes the feedback workbooks of a stored chunk (in parallel), then
+/// moves its files: only now do they leave the inbox.
+fn finish_chunk(settings: &Settings, pool: &rayon::ThreadPool, stored: Vec<Pending>) -> Result<Vec<Moved>, Error> {
     let written: Vec<Result<(), Error>> =
-        pool.install(|| stored_now.par_iter().map(|p| write_feedbacks(settings, p)).collect());
+        pool.install(|| stored.par_iter().map(|p| write_feedbacks(settings, p)).collect());
     for result in written {
         result?;
     }
-    clock.lap(&mut summary.phases.feedback);
-    // Only now leave the inbox.
-    let filed = store.in_transaction(|store| {
-        stored_now
-            .into_iter()
-            .map(|pending| file_pending(settings, store, run_id, pending))
-            .collect::<Result<Vec<_>, Error>>()
-    })?;
-    summary.files.extend(filed);
-    clock.lap(&mut summary.phases.filing);
-    Ok(())
+    let mut moved = Vec::with_capacity(stored.len());
+    for pending in stored {
+        match file_away(settings, &pending.candidate.path, &pending.dest.stored) {
+            Ok(to) => moved.push(Moved { pending, to }),
+            // What moved before the error is recorded by the next pass's heal.
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(moved)
 }
 
 /// Measures the phases of storing a chunk, for the log.
@@ -758,9 +841,9 @@ fn write_feedbacks(settings: &Settings, p: &Pending) -> Result<(), Error> {
     Ok(())
 }
 
-/// Moves (or copies) a stored file to its place and says so in the store.
-fn file_pending(settings: &Settings, store: &Store, run_id: Option<i64>, p: Pending) -> Result<FileOutcome, Error> {
-    let moved = file_away(settings, &p.candidate.path, &p.dest.stored)?;
+/// Records in the store that a stored file has moved to its place.
+fn record_filing(settings: &Settings, store: &Store, run_id: Option<i64>, m: Moved) -> Result<FileOutcome, Error> {
+    let Moved { pending: p, to: moved } = m;
     store.mark_filed(p.recorded.id)?;
     store.record_receipt(&Receipt {
         run_id,

@@ -20,7 +20,7 @@ use calamine::{DataRef, ExcelDateTime, ExcelDateTimeType};
 use quick_xml::events::{BytesRef, BytesStart, Event};
 use quick_xml::Reader;
 
-use super::{from_data_ref, has_table_header, CellValue, Merge, ReadLimits, ReadProblem, Sheet, SheetBuilder};
+use super::{from_data_ref, has_table_header, Cap, Cell, CellValue, Merge, ReadLimits, ReadProblem, Sheet};
 
 /// What the quick path made of a file.
 #[derive(Debug)]
@@ -305,17 +305,7 @@ fn string_item(reader: &mut Reader<&[u8]>, closing: &str) -> Result<String, Stop
             Event::End(e) if e.name().as_ref() == closing => return Ok(out.unwrap_or_default()),
             Event::Start(e) if e.local_name().as_ref() == "t" && !phonetic => {
                 let preserve = matches!(attr(&e, "space")?, Some(v) if v.as_ref() == "preserve");
-                let mut value = String::new();
-                loop {
-                    match reader.read_event()? {
-                        Event::Text(t) => value.push_str(&t.xml10_content()),
-                        Event::CData(t) => value.push_str(&t.xml10_content()),
-                        Event::GeneralRef(r) => push_entity(&r, &mut value)?,
-                        Event::End(end) if end.name() == e.name() => break,
-                        Event::Eof => return Err(Stop::Unsure),
-                        _ => {}
-                    }
-                }
+                let value = element_text(reader, &e)?;
                 if has_escape(&value) {
                     return Err(Stop::Unsure);
                 }
@@ -494,7 +484,10 @@ fn element_text(reader: &mut Reader<&[u8]>, e: &BytesStart<'_>) -> Result<String
 
 fn worksheet(name: &str, xml: &[u8], book: &Book, limits: &ReadLimits) -> Result<Sheet, Stop> {
     let mut reader = reader(xml);
-    let mut builder = SheetBuilder::new(name, limits);
+    // Cells come in row order in every file seen; they are gathered in a
+    // vector and the map is built at once (a file whose cells come out of
+    // order, or twice, is calamine's to read).
+    let mut cells: Vec<((u32, u32), Cell)> = Vec::new();
     let mut merged = Vec::new();
     let mut shared: Vec<Option<SharedFormula>> = Vec::new();
     let mut row_index: u32 = 0;
@@ -546,7 +539,20 @@ fn worksheet(name: &str, xml: &[u8], book: &Book, limits: &ReadLimits) -> Result
                     book,
                     &mut shared,
                 )?;
-                builder.put(pos, value, formula).map_err(Stop::Problem)?;
+                let formula = formula.filter(|f| !f.trim().is_empty());
+                if !value.is_empty() || formula.is_some() {
+                    if cells.len() as u64 >= limits.max_sheet_cells {
+                        return Err(Stop::Problem(ReadProblem::TooLarge {
+                            cap: Cap::SheetCells,
+                            limit: limits.max_sheet_cells,
+                            found: cells.len() as u64 + 1,
+                        }));
+                    }
+                    if cells.last().is_some_and(|(last, _)| *last >= pos) {
+                        return Err(Stop::Unsure);
+                    }
+                    cells.push((pos, Cell { value, formula }));
+                }
                 col_index = col_index.checked_add(1).ok_or(Stop::Unsure)?;
             }
             Event::Start(e) if e.local_name().as_ref() == "mergeCell" => {
@@ -562,12 +568,17 @@ fn worksheet(name: &str, xml: &[u8], book: &Book, limits: &ReadLimits) -> Result
     if !saw_data {
         return Err(Stop::Unsure);
     }
+    let mut sheet = Sheet {
+        name: name.to_string(),
+        cells: cells.into_iter().collect(),
+        merged: Vec::new(),
+    };
     // As on the calamine path, merged areas are kept on the sheets that
     // carry the return's table.
-    if has_table_header(&builder.sheet) {
-        builder.sheet.merged = merged;
+    if has_table_header(&sheet) {
+        sheet.merged = merged;
     }
-    Ok(builder.sheet)
+    Ok(sheet)
 }
 
 /// Reads one `<c>` element after its start tag: its value and formula.
@@ -596,8 +607,18 @@ fn cell(
                     value = CellValue::Empty;
                 }
                 "v" => {
-                    let text = element_text(reader, &e)?;
-                    value = typed_value(&text, style, typ, book)?;
+                    // Nearly always one text event: read without a copy.
+                    value = match reader.read_event()? {
+                        Event::Text(t) => {
+                            let text = t.xml10_content();
+                            match reader.read_event()? {
+                                Event::End(end) if end.name() == e.name() => typed_value(&text, style, typ, book)?,
+                                _ => return Err(Stop::Unsure),
+                            }
+                        }
+                        Event::End(end) if end.name() == e.name() => typed_value("", style, typ, book)?,
+                        _ => return Err(Stop::Unsure),
+                    };
                 }
                 _ => return Err(Stop::Unsure),
             },

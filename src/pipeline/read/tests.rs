@@ -249,18 +249,28 @@ fn a_sheet_that_inflates_beyond_the_cap_is_stopped_while_inflating() {
     }
 }
 
+/// Formulas in rows `row`..`row + 3` of column A: with a result, without
+/// one, and with an error result (`#DIV/0!`, `#REF!`).
+fn write_formula_cases(sheet: &mut rust_xlsxwriter::Worksheet, row: u32) {
+    for (i, (formula, result)) in [
+        ("=1+2", "3"),
+        ("=SUM(A1:A2)", ""),
+        ("=1/0", "#DIV/0!"),
+        ("=#REF!+1", "#REF!"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        sheet.write_formula(row + i as u32, 0, formula).expect("formula");
+        sheet.set_formula_result(row + i as u32, 0, result);
+    }
+}
+
 #[test]
 fn formulas_are_read_with_their_stored_results_or_lack_of_them() {
     let bytes = xlsx_bytes(|sheet| {
         sheet.write_string(0, 0, "x").expect("a1");
-        sheet.write_formula(1, 0, "=1+2").expect("formula");
-        sheet.set_formula_result(1, 0, "3");
-        sheet.write_formula(2, 0, "=SUM(A1:A2)").expect("formula");
-        sheet.set_formula_result(2, 0, "");
-        sheet.write_formula(3, 0, "=1/0").expect("formula");
-        sheet.set_formula_result(3, 0, "#DIV/0!");
-        sheet.write_formula(4, 0, "=#REF!+1").expect("formula");
-        sheet.set_formula_result(4, 0, "#REF!");
+        write_formula_cases(sheet, 1);
     });
     let workbook = read_workbook_bytes(bytes, &ReadLimits::default()).expect("reads");
     let sheet = &workbook.sheets[0];
@@ -273,19 +283,22 @@ fn formulas_are_read_with_their_stored_results_or_lack_of_them() {
     assert_eq!(sheet.value(4, 0), &CellValue::Error("#REF!".into()));
 }
 
+/// A merged title A1:F1, a `Mã số` header at C2 (merges are read on sheets
+/// that carry the table) and a date at B3.
+fn write_merge_and_date(sheet: &mut rust_xlsxwriter::Worksheet, title: &str) {
+    let format = rust_xlsxwriter::Format::new();
+    sheet.merge_range(0, 0, 0, 5, title, &format).expect("merge");
+    sheet.write_string(1, 2, "Mã số").expect("header");
+    let date_format = rust_xlsxwriter::Format::new().set_num_format("dd/mm/yyyy");
+    let date = rust_xlsxwriter::ExcelDateTime::from_ymd(2015, 6, 15).expect("date");
+    sheet
+        .write_datetime_with_format(2, 1, &date, &date_format)
+        .expect("date");
+}
+
 #[test]
 fn merged_areas_and_dates_are_kept() {
-    let bytes = xlsx_bytes(|sheet| {
-        let format = rust_xlsxwriter::Format::new();
-        sheet.merge_range(0, 0, 0, 5, "Tiêu đề", &format).expect("merge");
-        // Merges are read on sheets that carry the table (a `Mã số` header).
-        sheet.write_string(1, 2, "Mã số").expect("header");
-        let date_format = rust_xlsxwriter::Format::new().set_num_format("dd/mm/yyyy");
-        let date = rust_xlsxwriter::ExcelDateTime::from_ymd(2015, 6, 15).expect("date");
-        sheet
-            .write_datetime_with_format(2, 1, &date, &date_format)
-            .expect("date");
-    });
+    let bytes = xlsx_bytes(|sheet| write_merge_and_date(sheet, "Tiêu đề"));
     let workbook = read_workbook_bytes(bytes, &ReadLimits::default()).expect("reads");
     let sheet = &workbook.sheets[0];
     assert_eq!(
@@ -364,29 +377,15 @@ fn the_quick_reader_reads_the_template_as_calamine_does() {
 #[test]
 fn the_quick_reader_reads_formulas_errors_dates_and_merges_as_calamine_does() {
     let bytes = xlsx_bytes(|sheet| {
-        let format = rust_xlsxwriter::Format::new();
-        sheet
-            .merge_range(0, 0, 0, 5, "Tiêu đề & <tên>", &format)
-            .expect("merge");
-        sheet.write_string(1, 2, "Mã số").expect("header");
-        let date_format = rust_xlsxwriter::Format::new().set_num_format("dd/mm/yyyy");
-        let date = rust_xlsxwriter::ExcelDateTime::from_ymd(2015, 6, 15).expect("date");
-        sheet
-            .write_datetime_with_format(2, 1, &date, &date_format)
-            .expect("date");
+        write_merge_and_date(sheet, "Tiêu đề & <tên>");
         let elapsed = rust_xlsxwriter::Format::new().set_num_format("[h]:mm:ss");
         sheet.write_number_with_format(2, 2, 1.5, &elapsed).expect("duration");
         sheet.write_string(3, 0, "  giữ khoảng trắng  ").expect("spaces");
         sheet.write_number(3, 1, 12.25).expect("number");
         sheet.write_boolean(3, 2, true).expect("bool");
-        sheet.write_formula(4, 0, "=1+2").expect("formula");
-        sheet.set_formula_result(4, 0, "3");
-        sheet.write_formula(5, 0, "=SUM(A1:A2)").expect("formula");
-        sheet.set_formula_result(5, 0, "");
-        sheet.write_formula(6, 0, "=1/0").expect("formula");
-        sheet.set_formula_result(6, 0, "#DIV/0!");
-        sheet.write_formula(7, 0, "=\"a\"&\"b\"").expect("formula");
-        sheet.set_formula_result(7, 0, "ab");
+        write_formula_cases(sheet, 4);
+        sheet.write_formula(8, 0, "=\"a\"&\"b\"").expect("formula");
+        sheet.set_formula_result(8, 0, "ab");
         sheet.write_string(1_048_575, 16_383, "xa").expect("far cell");
     });
     assert_quick_equals_calamine(bytes);
