@@ -318,67 +318,14 @@ pub fn ingest(settings: &Settings, options: &IngestOptions) -> Result<IngestSumm
     // chunk against the history and stores it, in order: the pool has work
     // to do while the store writes.
     let chunks: Vec<&[Candidate]> = found.ready.chunks(CHUNK_FILES).collect();
-    std::thread::scope(|scope| -> Result<(), Error> {
-        let (sender, receiver) = std::sync::mpsc::sync_channel::<Vec<Loaded>>(READ_AHEAD);
-        let pool = &pool;
-        let read_pool = &read_pool;
-        let feedback_pool = &feedback_pool;
-        let reader_chunks = &chunks;
-        scope.spawn(move || {
-            for chunk in reader_chunks {
-                if STOP.load(Ordering::SeqCst) {
-                    break;
-                }
-                let loaded: Vec<Loaded> =
-                    read_pool.install(|| chunk.par_iter().map(|candidate| load(candidate, settings)).collect());
-                if sender.send(loaded).is_err() {
-                    break;
-                }
-            }
-        });
-        // A finishing thread writes the feedback of each stored chunk (on
-        // the pool) and moves its files, while this thread stores the next
-        // chunk; this thread then records the filing. Until then the chunk's
-        // submissions are "in flight": stored, not yet filed.
-        let (to_finish, finish_rx) = std::sync::mpsc::sync_channel::<Vec<Pending>>(1);
-        let (finished_tx, finished) = std::sync::mpsc::channel::<Result<Vec<Moved>, Error>>();
-        scope.spawn(move || {
-            for stored in finish_rx {
-                let done = finish_chunk(settings, feedback_pool, stored);
-                let failed = done.is_err();
-                if finished_tx.send(done).is_err() || failed {
-                    break;
-                }
-            }
-        });
-        let mut in_flight: HashSet<i64> = HashSet::new();
-        let record_filed = |store: &Store,
-                            summary: &mut IngestSummary,
-                            in_flight: &mut HashSet<i64>,
-                            done: Result<Vec<Moved>, Error>|
-         -> Result<(), Error> {
-            let started = Instant::now();
-            let moved = done?;
-            let filed = store.in_transaction(|store| {
-                moved
-                    .into_iter()
-                    .map(|m| {
-                        in_flight.remove(&m.pending.recorded.id);
-                        record_filing(settings, store, run_id, m)
-                    })
-                    .collect::<Result<Vec<_>, Error>>()
-            })?;
-            summary.files.extend(filed);
-            summary.phases.filing += started.elapsed();
-            Ok(())
-        };
+    if pool.current_num_threads() == 1 {
+        // One thread: the same stages one after the other, on one core.
+        let mut in_flight = HashSet::new();
         for chunk in &chunks {
             if STOP.load(Ordering::SeqCst) {
                 break;
             }
-            let waiting = Instant::now();
-            let Ok(loaded) = receiver.recv() else { break };
-            summary.phases.waiting += waiting.elapsed();
+            let loaded: Vec<Loaded> = chunk.iter().map(|candidate| load(candidate, settings)).collect();
             let stored = store_chunk(
                 settings,
                 options,
@@ -387,36 +334,99 @@ pub fn ingest(settings: &Settings, options: &IngestOptions) -> Result<IngestSumm
                 today,
                 &mut history,
                 &mut summary,
-                pool,
+                &pool,
                 &in_flight,
                 chunk,
                 loaded,
             )?;
-            if !stored.is_empty() {
-                in_flight.extend(stored.iter().map(|p| p.recorded.id));
-                let handover = Instant::now();
-                if to_finish.send(stored).is_err() {
-                    // The finishing thread stopped on an error: it is waiting below.
-                    break;
-                }
-                summary.phases.handover += handover.elapsed();
-            }
-            while let Ok(done) = finished.try_recv() {
-                record_filed(&store, &mut summary, &mut in_flight, done)?;
-            }
+            in_flight.extend(stored.iter().map(|p| p.recorded.id));
+            let done = finish_chunk(settings, &feedback_pool, stored);
+            record_filed(settings, &store, run_id, &mut summary, &mut in_flight, done)?;
             if let Some(bar) = &bar {
                 bar.inc(chunk.len() as u64);
             }
         }
-        // Dropping the receiver stops the reader at its next chunk; closing
-        // the finishing channel lets the finishing thread end.
-        drop(receiver);
-        drop(to_finish);
-        for done in finished {
-            record_filed(&store, &mut summary, &mut in_flight, done)?;
-        }
-        Ok(())
-    })?;
+    } else {
+        std::thread::scope(|scope| -> Result<(), Error> {
+            let (sender, receiver) = std::sync::mpsc::sync_channel::<Vec<Loaded>>(READ_AHEAD);
+            let pool = &pool;
+            let read_pool = &read_pool;
+            let feedback_pool = &feedback_pool;
+            let reader_chunks = &chunks;
+            scope.spawn(move || {
+                for chunk in reader_chunks {
+                    if STOP.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    let loaded: Vec<Loaded> =
+                        read_pool.install(|| chunk.par_iter().map(|candidate| load(candidate, settings)).collect());
+                    if sender.send(loaded).is_err() {
+                        break;
+                    }
+                }
+            });
+            // A finishing thread writes the feedback of each stored chunk (on
+            // the pool) and moves its files, while this thread stores the next
+            // chunk; this thread then records the filing. Until then the chunk's
+            // submissions are "in flight": stored, not yet filed.
+            let (to_finish, finish_rx) = std::sync::mpsc::sync_channel::<Vec<Pending>>(1);
+            let (finished_tx, finished) = std::sync::mpsc::channel::<Result<Vec<Moved>, Error>>();
+            scope.spawn(move || {
+                for stored in finish_rx {
+                    let done = finish_chunk(settings, feedback_pool, stored);
+                    let failed = done.is_err();
+                    if finished_tx.send(done).is_err() || failed {
+                        break;
+                    }
+                }
+            });
+            let mut in_flight: HashSet<i64> = HashSet::new();
+            for chunk in &chunks {
+                if STOP.load(Ordering::SeqCst) {
+                    break;
+                }
+                let waiting = Instant::now();
+                let Ok(loaded) = receiver.recv() else { break };
+                summary.phases.waiting += waiting.elapsed();
+                let stored = store_chunk(
+                    settings,
+                    options,
+                    &mut store,
+                    run_id,
+                    today,
+                    &mut history,
+                    &mut summary,
+                    pool,
+                    &in_flight,
+                    chunk,
+                    loaded,
+                )?;
+                if !stored.is_empty() {
+                    in_flight.extend(stored.iter().map(|p| p.recorded.id));
+                    let handover = Instant::now();
+                    if to_finish.send(stored).is_err() {
+                        // The finishing thread stopped on an error: it is waiting below.
+                        break;
+                    }
+                    summary.phases.handover += handover.elapsed();
+                }
+                while let Ok(done) = finished.try_recv() {
+                    record_filed(settings, &store, run_id, &mut summary, &mut in_flight, done)?;
+                }
+                if let Some(bar) = &bar {
+                    bar.inc(chunk.len() as u64);
+                }
+            }
+            // Dropping the receiver stops the reader at its next chunk; closing
+            // the finishing channel lets the finishing thread end.
+            drop(receiver);
+            drop(to_finish);
+            for done in finished {
+                record_filed(settings, &store, run_id, &mut summary, &mut in_flight, done)?;
+            }
+            Ok(())
+        })?;
+    }
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }
@@ -594,6 +604,31 @@ fn store_chunk(
     }
     clock.lap(&mut summary.phases.record);
     Ok(stored_now)
+}
+
+/// Records in one transaction the filing of a finished chunk.
+fn record_filed(
+    settings: &Settings,
+    store: &Store,
+    run_id: Option<i64>,
+    summary: &mut IngestSummary,
+    in_flight: &mut HashSet<i64>,
+    done: Result<Vec<Moved>, Error>,
+) -> Result<(), Error> {
+    let started = Instant::now();
+    let moved = done?;
+    let filed = store.in_transaction(|store| {
+        moved
+            .into_iter()
+            .map(|m| {
+                in_flight.remove(&m.pending.recorded.id);
+                record_filing(settings, store, run_id, m)
+            })
+            .collect::<Result<Vec<_>, Error>>()
+    })?;
+    summary.files.extend(filed);
+    summary.phases.filing += started.elapsed();
+    Ok(())
 }
 
 /// A stored file whose feedback is written and whose file has moved.
