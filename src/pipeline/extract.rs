@@ -147,6 +147,16 @@ pub struct Extracted {
 /// marks set aside, because "Lũy kế" and "Luỹ kế" are both correct spellings
 /// and districts type either.
 pub fn label_key(text: &str) -> String {
+    with_label_key(text, str::to_string)
+}
+
+/// Whether `text` reads as the label whose key is `key` (see [`label_key`]).
+pub fn is_label(text: &str, key: &str) -> bool {
+    with_label_key(text, |k| k == key)
+}
+
+/// Calls `f` with the key of `text`, without copying it.
+fn with_label_key<T>(text: &str, f: impl FnOnce(&str) -> T) -> T {
     // Every return repeats the same labels and indicator texts, and finding
     // a label compares every text cell of a sheet: normalising them is most
     // of the cost of extraction, so each thread remembers the keys it made.
@@ -157,7 +167,7 @@ pub fn label_key(text: &str) -> String {
     KEYS.with(|keys| {
         let mut keys = keys.borrow_mut();
         if let Some(key) = keys.get(text) {
-            return key.clone();
+            return f(key);
         }
         let nfc: String = text.nfc().collect();
         let trimmed = nfc.trim();
@@ -166,8 +176,9 @@ pub fn label_key(text: &str) -> String {
         if keys.len() > 20_000 {
             keys.clear();
         }
-        keys.insert(text.to_string(), key.clone());
-        key
+        let out = f(&key);
+        keys.insert(text.to_string(), key);
+        out
     })
 }
 
@@ -421,7 +432,7 @@ fn text_of(value: &CellValue) -> Option<&str> {
 fn find_labelled_cell(sheet: &Sheet, label: &str) -> Option<(String, CellValue)> {
     let key = label_key(label);
     for (&(row, col), cell) in &sheet.cells {
-        if text_of(&cell.value).is_some_and(|t| label_key(t) == key) {
+        if text_of(&cell.value).is_some_and(|t| is_label(t, &key)) {
             if let Some((vcol, vcell)) = next_right(sheet, row, col) {
                 return Some((a1(row, vcol), vcell.value.clone()));
             }
@@ -461,14 +472,14 @@ fn find_labelled(sheet: &Sheet, label: &str, loose: bool) -> Option<Found> {
 /// "Label: value" in one cell → "value" (with `loose`, "Label value" too).
 fn same_cell_value(text: &str, key: &str, loose: bool) -> Option<String> {
     if let Some((left, right)) = text.split_once(':') {
-        if label_key(left) == key && !right.trim().is_empty() {
+        if is_label(left, key) && !right.trim().is_empty() {
             return Some(right.trim().to_string());
         }
     }
     if loose {
         let words: Vec<&str> = text.split_whitespace().collect();
         let label_words = key.split_whitespace().count();
-        if words.len() > label_words && label_key(&words[..label_words].join(" ")) == key {
+        if words.len() > label_words && is_label(&words[..label_words].join(" "), key) {
             return Some(words[label_words..].join(" "));
         }
     }
@@ -504,7 +515,7 @@ fn find_table_header(sheet: &Sheet) -> Option<TableColumns> {
     let mut rows: Vec<u32> = sheet
         .cells
         .iter()
-        .filter(|(_, c)| text_of(&c.value).is_some_and(|t| label_key(t) == code_key))
+        .filter(|(_, c)| text_of(&c.value).is_some_and(|t| is_label(t, &code_key)))
         .map(|(&(r, _), _)| r)
         .collect();
     rows.dedup();
@@ -638,7 +649,7 @@ fn read_communes(
         let header = sheet
             .cells
             .iter()
-            .find(|(_, c)| text_of(&c.value).is_some_and(|t| label_key(t) == code_key))
+            .find(|(_, c)| text_of(&c.value).is_some_and(|t| is_label(t, &code_key)))
             .map(|(&pos, _)| pos);
         if let Some(pos) = header {
             found = Some((sheet, pos));
@@ -676,7 +687,7 @@ fn read_communes(
     let mut name_col = None;
     let mut flag_cols: Vec<(String, u32)> = Vec::new();
     for (col, cell) in sheet.row(header_row) {
-        if text_of(&cell.value).is_some_and(|t| label_key(t) == name_key) {
+        if text_of(&cell.value).is_some_and(|t| is_label(t, &name_key)) {
             name_col = Some(col);
             break;
         }
@@ -686,7 +697,7 @@ fn read_communes(
         let hit = sheet
             .cells
             .range((*header_rows.start(), 0)..=(*header_rows.end(), u32::MAX))
-            .find(|(_, c)| text_of(&c.value).is_some_and(|t| label_key(t) == key))
+            .find(|(_, c)| text_of(&c.value).is_some_and(|t| is_label(t, &key)))
             .map(|(&pos, _)| pos);
         match hit {
             Some((row, col)) => {

@@ -783,7 +783,7 @@ fn read_xlsx(bytes: Vec<u8>, limits: &ReadLimits) -> Result<Vec<Sheet>, ReadProb
 fn has_table_header(sheet: &Sheet) -> bool {
     let key = crate::pipeline::extract::label_key(crate::pipeline::extract::HEADER_CODE);
     sheet.cells.values().any(|cell| match &cell.value {
-        CellValue::Text(text) => text.len() < 40 && crate::pipeline::extract::label_key(text) == key,
+        CellValue::Text(text) => text.len() < 40 && crate::pipeline::extract::is_label(text, &key),
         _ => false,
     })
 }
