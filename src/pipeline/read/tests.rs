@@ -451,3 +451,110 @@ fn the_quick_reader_leaves_what_it_does_not_know_to_calamine() {
     let calamine = read_workbook_bytes_with(bytes, &ReadLimits::default(), XlsxReader::Calamine).expect("reads");
     assert_eq!(quick, calamine);
 }
+
+/// The parts of a zip, in order, as (name, bytes).
+fn parts_of(bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
+    let mut archive = zip::ZipArchive::new(Cursor::new(bytes)).expect("zip");
+    (0..archive.len())
+        .map(|i| {
+            let mut entry = archive.by_index(i).expect("entry");
+            let mut data = Vec::new();
+            entry.read_to_end(&mut data).expect("inflate");
+            (entry.name().expect("name").to_string(), data)
+        })
+        .collect()
+}
+
+/// One change to a sheet's XML of the kind other programs make: a cell or
+/// row without its reference, a comment between elements, two cells of a
+/// row swapped, a shared string written inline.
+fn mutate_sheet(xml: &str, rng: &mut impl rand_core::Rng) -> String {
+    let pick = |rng: &mut dyn rand_core::Rng, n: usize| (rng.next_u64() % n.max(1) as u64) as usize;
+    let cells: Vec<usize> = xml.match_indices("<c r=\"").map(|(i, _)| i).collect();
+    match rng.next_u64() % 5 {
+        0 => {
+            // A cell without `r` (its place follows from the one before).
+            let at = cells[pick(rng, cells.len())] + 2;
+            let end = xml[at..].find("\" ").map_or(at, |e| at + e + 2);
+            format!("{}{}", &xml[..at], &xml[end..])
+        }
+        1 => {
+            // Rows without `r`.
+            let re_end = |s: &str| s.find('"').map_or(0, |e| e + 1);
+            let mut out = String::new();
+            let mut rest = xml;
+            while let Some(i) = rest.find("<row r=\"") {
+                out.push_str(&rest[..i + 4]);
+                let after = &rest[i + 8..];
+                rest = &after[re_end(after)..];
+            }
+            out.push_str(rest);
+            out
+        }
+        2 => {
+            // A comment between two elements.
+            let gaps: Vec<usize> = xml.match_indices("><").map(|(i, _)| i + 1).collect();
+            let at = gaps[pick(rng, gaps.len())];
+            format!("{}<!-- ghi chú -->{}", &xml[..at], &xml[at..])
+        }
+        3 => {
+            // Two neighbouring cells swapped (out of order).
+            let i = pick(rng, cells.len().saturating_sub(1));
+            let (a, b) = (cells[i], cells[i + 1]);
+            let end_b = xml[b..].find("</c>").map_or(b, |e| b + e + 4);
+            let first = &xml[a..b];
+            let second = &xml[b..end_b];
+            if first.ends_with("</c>") && !second.contains("<row") {
+                format!("{}{second}{first}{}", &xml[..a], &xml[end_b..])
+            } else {
+                xml.to_string()
+            }
+        }
+        _ => {
+            // A shared string written inline.
+            let shared: Vec<usize> = xml.match_indices(" t=\"s\"><v>").map(|(i, _)| i).collect();
+            let at = shared[pick(rng, shared.len())];
+            let v_end = xml[at..].find("</v>").map_or(at, |e| at + e + 4);
+            format!(
+                "{} t=\"inlineStr\"><is><t>nội tuyến &amp; x</t></is>{}",
+                &xml[..at],
+                &xml[v_end..]
+            )
+        }
+    }
+}
+
+#[test]
+fn mutated_returns_read_as_calamine_reads_them() {
+    use rand_core::SeedableRng;
+    let template = parts_of(&template_bytes());
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(6);
+    let mut quick_read = 0;
+    let mut changed = 0;
+    for round in 0..60 {
+        let mut parts = template.clone();
+        for (name, data) in &mut parts {
+            if name == "xl/worksheets/sheet1.xml" {
+                let mut xml = String::from_utf8(data.clone()).expect("utf-8");
+                for _ in 0..1 + round % 3 {
+                    xml = mutate_sheet(&xml, &mut rng);
+                }
+                if xml.as_bytes() != data.as_slice() {
+                    changed += 1;
+                }
+                *data = xml.into_bytes();
+            }
+        }
+        let entries: Vec<(&str, &[u8])> = parts.iter().map(|(n, d)| (n.as_str(), d.as_slice())).collect();
+        let bytes = zip_of(&entries);
+        if matches!(quick_only(&bytes), fast::Outcome::Sheets(_)) {
+            quick_read += 1;
+        }
+        let read = read_workbook_bytes(bytes.clone(), &ReadLimits::default());
+        let calamine = read_workbook_bytes_with(bytes, &ReadLimits::default(), XlsxReader::Calamine);
+        assert_eq!(read, calamine, "round {round}");
+    }
+    // Most mutations are the quick reader's to read; out-of-order cells are not.
+    assert!(changed >= 50, "only {changed} of 60 files were changed");
+    assert!(quick_read >= 30, "the quick reader read only {quick_read} of 60");
+}
