@@ -767,18 +767,23 @@ fn read_xlsx(bytes: Vec<u8>, limits: &ReadLimits) -> Result<Vec<Sheet>, ReadProb
         // sheet's XML a second time, so other sheets skip it.
         if has_table_header(&builder.sheet) {
             if let Ok(merges) = book.merge_cells_by_sheet_name(&name) {
-                builder.sheet.merged = merges
-                    .into_iter()
-                    .map(|d| Merge {
-                        first: d.start,
-                        last: d.end,
-                    })
-                    .collect();
+                builder.sheet.merged = merges_of(merges);
             }
         }
         sheets.push(builder.sheet);
     }
     Ok(sheets)
+}
+
+/// calamine's merged areas as the sheet keeps them.
+fn merges_of(areas: Vec<calamine::Dimensions>) -> Vec<Merge> {
+    areas
+        .into_iter()
+        .map(|d| Merge {
+            first: d.start,
+            last: d.end,
+        })
+        .collect()
 }
 
 /// Whether a sheet holds a cell reading `Mã số` (the table's code header).
@@ -829,13 +834,7 @@ fn read_xls(bytes: Vec<u8>, limits: &ReadLimits) -> Result<Vec<Sheet>, ReadProbl
         let mut builder = dense_to_sparse(&name, &values, &formulas, limits)?;
         drop(values);
         if let Ok(merges) = book.merge_cells_by_sheet_name(&name) {
-            builder.sheet.merged = merges
-                .into_iter()
-                .map(|d| Merge {
-                    first: d.start,
-                    last: d.end,
-                })
-                .collect();
+            builder.sheet.merged = merges_of(merges);
         }
         sheets.push(builder.sheet);
     }
