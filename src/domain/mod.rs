@@ -7,7 +7,7 @@ pub mod period;
 pub mod plan;
 pub mod register;
 
-pub use form::{Agg, CommuneFlag, Form, Line, LineKind, Rule, RuleKind, Severity};
-pub use period::{Period, PeriodKind, ReportingCalendar};
+pub use form::{Agg, CommuneFlag, Form, Line, LineKind, OutlierRule, Rule, RuleKind, Severity};
+pub use period::{local_time, local_time_text, Period, PeriodKind, ReportingCalendar};
 pub use plan::Plan;
 pub use register::{Level, Register, Unit};

@@ -8,6 +8,8 @@
 
 mod common;
 mod daemon;
+mod figures;
 mod foundation;
 mod ingest;
+mod oracle;
 mod report;
