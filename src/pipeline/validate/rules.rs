@@ -758,7 +758,10 @@ impl Checker<'_> {
                     ));
                 }
             }
-            let jumped = x > params.jump_factor * largest && x - largest >= params.min_change;
+            // "10× the largest past value" has no scale when that value is
+            // 0: a series of zeros is judged by the robust rule alone (with
+            // its six months), not by a jump from nothing.
+            let jumped = largest > 0.0 && x > params.jump_factor * largest && x - largest >= params.min_change;
             if message.is_none() && jumped {
                 message = Some((
                     format!(

@@ -676,6 +676,14 @@ fn a_jump_to_ten_times_the_largest_past_value_is_flagged_whatever_last_month_was
     ]);
     let (checked, layout) = check(&env, &spec, &history);
     single(&checked, 20, "Bieu01", &this_cell(&layout, "C03"));
+    // Three months of 0 give "10× the largest" no scale: no jump.
+    let zeros = history_of(&[
+        (Period::month(2015, 3), "C03", Some(0.0), Some(0.0)),
+        (Period::month(2015, 4), "C03", Some(0.0), Some(0.0)),
+        (Period::month(2015, 5), "C03", Some(0.0), Some(0.0)),
+    ]);
+    let (checked, _) = check(&env, &spec, &zeros);
+    assert!(of_rule(&checked, 20).is_empty(), "{}", dump(&checked.findings));
     // 19 is not more than 10 × 2, the largest past value: quiet.
     set(&mut spec, "C03", CellInput::Number(19.0));
     set_ytd(&mut spec, "C03", CellInput::Number(23.0));
