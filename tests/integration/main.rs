@@ -10,4 +10,5 @@ mod common;
 mod daemon;
 mod foundation;
 mod ingest;
+mod reorg;
 mod report;
