@@ -361,9 +361,21 @@ struct UnitState {
     communes: BTreeMap<String, CommuneState>,
 }
 
+/// Activity of a commune-level reporting unit relative to a district's.
+const COMMUNE_SHARE_OF_DISTRICT: f64 = 0.25;
+
 fn simulate_unit(settings: &Settings, unit: &Unit, months: &[Period], seed: u64) -> Vec<MonthReturn> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let size = 0.6 + uniform(&mut rng) * 1.4;
+    // A commune that reports for itself (from July 2025) is a share of a
+    // former district: Bắc Kạn's 8 districts became 37 communes, so about
+    // a quarter keeps the territory's totals of the same order across the
+    // change. Drawn after the random size, so district series are unchanged.
+    let share = if unit.level == crate::domain::Level::Commune {
+        COMMUNE_SHARE_OF_DISTRICT
+    } else {
+        1.0
+    };
+    let size = (0.6 + uniform(&mut rng) * 1.4) * share;
     let scaled = |rng: &mut ChaCha8Rng, low: i64, high: i64| ((between(rng, low, high) as f64) * size).round() as i64;
     let mut s = UnitState {
         size,
