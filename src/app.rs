@@ -190,28 +190,60 @@ pub fn init(dir: &Path) -> Result<Outcome, Error> {
     Ok(Outcome::Clean)
 }
 
-/// The district `code` valid at the end of `period`, or an error that says
-/// whether the code is unknown or only not valid then.
+/// The reporting unit `code` of the month `period` (a district of the
+/// workspace's province, or from 1/7/2025 a commune of its successor), or an
+/// error that says whether the code is unknown, or only not a reporting unit
+/// then (and when it was one).
 ///
 /// # Errors
 /// [`Error::Unit`].
-pub fn district_at_period<'a>(settings: &'a Settings, code: &str, period: &Period) -> Result<&'a Unit, Error> {
-    let normal =
-        crate::domain::Register::normalize_code(code, crate::domain::Level::District).ok_or_else(|| Error::Unit {
-            code: code.to_string(),
-            reason: "a district code is 1 to 3 digits (e.g. 061)".into(),
-        })?;
+pub fn reporting_unit_at_period<'a>(settings: &'a Settings, code: &str, period: &Period) -> Result<&'a Unit, Error> {
+    use crate::domain::{Level, Register};
+    let register = &settings.register;
+    let province = settings.config.province.code.as_str();
     let end = period.end(&settings.calendar);
-    if let Some(unit) = settings.register.district_at(&normal, end) {
-        return Ok(unit);
+    let level = register.reporting_level(province, end);
+    // A code written with its leading zeros keeps its width ("061" is a
+    // district in any month); digits alone are padded to the month's level.
+    let padded = Register::normalize_code_for(code, level);
+    let by_digits = Register::normalize_code_for(code, Level::District);
+    for candidate in [&padded, &by_digits].into_iter().flatten() {
+        if let Some(unit) = register.reporting_unit(province, candidate, end) {
+            return Ok(unit);
+        }
     }
-    let rows = settings.register.rows_of(crate::domain::Level::District, &normal);
+    let known = |c: &String| register.units().iter().any(|u| &u.code == c);
+    let normal = padded
+        .clone()
+        .filter(known)
+        .or(by_digits)
+        .or(padded)
+        .ok_or_else(|| Error::Unit {
+            code: code.to_string(),
+            reason: format!(
+                "a unit code is digits: {} for a {} (e.g. {})",
+                level.code_width(),
+                level.as_str(),
+                register
+                    .reporting_units(province, end)
+                    .first()
+                    .map_or("061", |u| u.code.as_str())
+            ),
+        })?;
+    let width_level = [Level::District, Level::Commune]
+        .into_iter()
+        .find(|l| l.code_width() == normal.len())
+        .unwrap_or(level);
+    let rows = register.rows_of(width_level, &normal);
     let reason = if rows.is_empty() {
-        "no district has this code in the unit register".to_string()
+        format!("no {} has this code in the unit register", width_level.as_str())
     } else {
         let spans: Vec<String> = rows.iter().map(|u| format!("{} ({})", u.name, u.validity())).collect();
         format!(
-            "not a valid district on {end}; the register has it as {}",
+            "not a valid {} on {end}: the units that report for {period} are {} {}s; the register has this code as {}",
+            width_level.as_str(),
+            register.reporting_units(province, end).len(),
+            level.as_str(),
             spans.join(", ")
         )
     };
@@ -227,7 +259,7 @@ pub fn blank_spec<'a>(settings: &'a Settings, unit: &Unit, period: Period) -> Re
     let end = period.end(&settings.calendar);
     let communes = settings
         .register
-        .communes_of(&unit.code, end)
+        .communes_of_unit(unit, end)
         .into_iter()
         .map(|c| CommuneRow {
             code: c.code.clone(),
@@ -244,6 +276,7 @@ pub fn blank_spec<'a>(settings: &'a Settings, unit: &Unit, period: Period) -> Re
             unit_code: unit.code.clone(),
             unit_code_as_number: false,
             unit_name: unit.name.clone(),
+            level: unit.level,
             period,
         },
         values: Default::default(),
@@ -278,21 +311,24 @@ fn template_command(
 ) -> Result<Outcome, Error> {
     let period = month_period(period)?;
     let end = period.end(&settings.calendar);
-    let units: Vec<&Unit> = if all {
-        let list = settings.register.districts_at(end);
+    let units: Vec<Unit> = if all {
+        let list = crate::report::completeness::expected_units(settings, period);
         if list.is_empty() {
             return Err(Error::Unit {
                 code: "--all".into(),
-                reason: format!("the register has no district valid on {end}"),
+                reason: format!(
+                    "the register has no reporting unit of province {} valid on {end}",
+                    settings.config.province.code
+                ),
             });
         }
         list
     } else {
         let code = unit.ok_or_else(|| Error::Usage("give --unit CODE or --all".into()))?;
-        vec![district_at_period(settings, code, &period)?]
+        vec![reporting_unit_at_period(settings, code, &period)?.clone()]
     };
     let default_dir = settings.paths.root.join("blank").join(period.to_string());
-    for unit in units {
+    for unit in &units {
         let spec = blank_spec(settings, unit, period)?;
         let name = return_file_name(spec.form, &unit.code, &period);
         let path: PathBuf = match (out, all) {
@@ -442,7 +478,15 @@ fn check_command(settings: &Settings, files: &[PathBuf], json: bool) -> Result<O
 
 fn history_command(settings: &Settings, unit: &str, period: &str) -> Result<Outcome, Error> {
     let period = month_period(period)?;
-    let code = crate::domain::Register::normalize_code(unit, crate::domain::Level::District)
+    // The code's width follows the month: `history --unit 1840 --period
+    // 2025-08` asks for commune 01840, `--unit 61 --period 2015-06` for 061.
+    let level = settings
+        .register
+        .reporting_level(&settings.config.province.code, period.end(&settings.calendar));
+    let known = |c: &String| settings.register.units().iter().any(|u| &u.code == c);
+    let code = crate::domain::Register::normalize_code_for(unit, level)
+        .filter(known)
+        .or_else(|| crate::domain::Register::normalize_code_for(unit, crate::domain::Level::District))
         .unwrap_or_else(|| unit.to_string());
     let store = Store::open(&settings.paths.database)?;
     let submissions = store.submissions_of(&code, &period.to_string())?;

@@ -9,7 +9,7 @@ use std::str::FromStr;
 use chrono_tz::Tz;
 use serde::Deserialize;
 
-use crate::domain::{Form, Plan, Register, ReportingCalendar};
+use crate::domain::{Form, Plan, Register, ReportingCalendar, TerritoryMapping};
 use crate::error::Error;
 
 /// The commented configuration `baocao init` writes.
@@ -39,6 +39,10 @@ pub struct Config {
 #[serde(deny_unknown_fields)]
 pub struct ProvinceConfig {
     pub name: String,
+    /// The workspace's province in the register; the register's successor
+    /// of this province is followed after it ends (Bắc Kạn 06 → Thái
+    /// Nguyên 19 on 1/7/2025).
+    #[serde(default = "default_province_code")]
     pub code: String,
     pub people_committee: String,
     pub agency: String,
@@ -46,6 +50,38 @@ pub struct ProvinceConfig {
     pub place: String,
     pub district_agency: String,
     pub return_recipient: String,
+    /// Second header line of a commune's return (communes report straight
+    /// to the province from 1/7/2025); empty: `district_agency`.
+    #[serde(default)]
+    pub commune_agency: String,
+    /// The provincial agency that receives a commune's return; empty:
+    /// `return_recipient`.
+    #[serde(default)]
+    pub commune_return_recipient: String,
+}
+
+fn default_province_code() -> String {
+    "06".into()
+}
+
+impl ProvinceConfig {
+    /// The header's second line of a return from a unit at `level`.
+    pub fn agency_for(&self, level: crate::domain::Level) -> &str {
+        match level {
+            crate::domain::Level::Commune if !self.commune_agency.is_empty() => &self.commune_agency,
+            _ => &self.district_agency,
+        }
+    }
+
+    /// Who receives a return from a unit at `level` ("Kính gửi").
+    pub fn recipient_for(&self, level: crate::domain::Level) -> &str {
+        match level {
+            crate::domain::Level::Commune if !self.commune_return_recipient.is_empty() => {
+                &self.commune_return_recipient
+            }
+            _ => &self.return_recipient,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -108,6 +144,9 @@ impl Default for PathsConfig {
 pub struct DomainConfig {
     pub forms: Vec<PathBuf>,
     pub register: PathBuf,
+    /// Old commune → new unit table of a reorganisation; empty: the built-in
+    /// Bắc Kạn 2025 mapping.
+    pub mapping: PathBuf,
     pub plan: PathBuf,
 }
 
@@ -208,6 +247,9 @@ pub struct Settings {
     /// Form versions, the newest last.
     pub forms: Vec<Form>,
     pub register: Register,
+    /// Which old communes make up which new units (the former territory of
+    /// a merged province).
+    pub mapping: TerritoryMapping,
     pub plan: Plan,
 }
 
@@ -309,14 +351,28 @@ impl Settings {
             .map_err(|e| problems.push(format!("[domain] register: {e}")))
             .ok();
         let plan = plan.map_err(|e| problems.push(format!("[domain] plan: {e}"))).ok();
-        match (register, plan, problems.is_empty()) {
-            (Some(register), Some(plan), true) => Ok(Settings {
+        let mapping = if config.domain.mapping.as_os_str().is_empty() {
+            TerritoryMapping::embedded()
+        } else {
+            TerritoryMapping::load(&at(&config.domain.mapping))
+        };
+        let mapping = mapping
+            .map_err(|e| problems.push(format!("[domain] mapping: {e}")))
+            .ok();
+        if let (Some(register), Some(mapping)) = (&register, &mapping) {
+            for p in mapping.problems_against(register) {
+                problems.push(format!("[domain] mapping: {p}"));
+            }
+        }
+        match (register, plan, mapping, problems.is_empty()) {
+            (Some(register), Some(plan), Some(mapping), true) => Ok(Settings {
                 config,
                 paths,
                 calendar,
                 timezone,
                 forms,
                 register,
+                mapping,
                 plan,
             }),
             _ => Err(Error::Config {

@@ -278,6 +278,9 @@ pub struct Form {
     pub consolidated_code: String,
     pub title: String,
     pub subtitle: String,
+    /// The subtitle on the return of a commune reporting for itself (from
+    /// 1/7/2025); empty: `subtitle`.
+    pub commune_subtitle: String,
     /// Name of the return sheet in the generated workbook.
     pub sheet: String,
     pub commune_sheet: String,
@@ -573,6 +576,7 @@ fn parse_form(text: &str) -> Result<Form, Vec<String>> {
     let consolidated_code = e.opt_string("consolidated_code").unwrap_or_default();
     let title = e.string("title").unwrap_or_default();
     let subtitle = e.opt_string("subtitle").unwrap_or_default();
+    let commune_subtitle = e.opt_string("commune_subtitle").unwrap_or_default();
     let sheet = e.opt_string("sheet").unwrap_or_else(|| "Bieu01".into());
     let commune_sheet = e.opt_string("commune_sheet").unwrap_or_else(|| "Xa".into());
     let instructions_sheet = e.opt_string("instructions_sheet").unwrap_or_else(|| "HuongDan".into());
@@ -792,6 +796,7 @@ fn parse_form(text: &str) -> Result<Form, Vec<String>> {
         consolidated_code,
         title,
         subtitle,
+        commune_subtitle,
         sheet,
         commune_sheet,
         instructions_sheet,

@@ -191,6 +191,7 @@ pub fn finish_check(
     }
     let ctx = Context {
         forms: &settings.forms,
+        province: &settings.config.province.code,
         register: &settings.register,
         calendar: &settings.calendar,
         today,

@@ -75,7 +75,7 @@ impl Rates {
 pub fn expected_units(settings: &Settings, month: Period) -> Vec<Unit> {
     settings
         .register
-        .districts_at(month.end(&settings.calendar))
+        .reporting_units(&settings.config.province.code, month.end(&settings.calendar))
         .into_iter()
         .cloned()
         .collect()

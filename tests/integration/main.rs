@@ -12,4 +12,5 @@ mod figures;
 mod foundation;
 mod ingest;
 mod oracle;
+mod reorg;
 mod report;

@@ -328,7 +328,9 @@ fn the_same_database_gives_the_same_workbook_data_and_identical_exports() {
         assert_eq!(std::fs::read(&x).unwrap(), std::fs::read(&y).unwrap(), "{format}");
     }
     let csv = std::fs::read_to_string(dir.path().join("x.csv")).unwrap();
-    assert!(csv.starts_with("period,unit_code,line_code,value,ytd,status\n"));
+    assert!(csv.starts_with("period,unit_code,line_code,value,ytd,status,unit_name,level,territory,former_districts\n"));
+    // A district of the synthetic province 99: its level, and the territory it covers.
+    assert!(csv.contains(",district,99,\n"), "{}", &csv[..300.min(csv.len())]);
     let parquet = dir.path().join("pq");
     baocao_ok(
         &[

@@ -273,7 +273,7 @@ impl Checker<'_> {
         let Some(written) = self.value(line, Col::This) else {
             return;
         };
-        let register = self.ctx.register.communes_of(&self.unit.code, self.end);
+        let register = self.ctx.register.communes_of_unit(self.unit, self.end);
         let expected = register.len() as f64;
         if (written - expected).abs() < 1e-9 {
             return;
@@ -326,7 +326,7 @@ impl Checker<'_> {
             return;
         };
         let register = self.ctx.register;
-        let expected = register.communes_of(&self.unit.code, self.end);
+        let expected = register.communes_of_unit(self.unit, self.end);
         let expected_codes: BTreeSet<&str> = expected.iter().map(|u| u.code.as_str()).collect();
         let mut seen: BTreeMap<&str, &str> = BTreeMap::new();
         let mut found = Vec::new();
@@ -433,8 +433,22 @@ impl Checker<'_> {
         let register = self.ctx.register;
         let rows = register.rows_of(Level::Commune, code);
         if let Some(now) = rows.iter().find(|u| u.valid_on(self.end)) {
+            if self.unit.level == Level::Commune {
+                // A commune reports for itself (from 1/7/2025): any other
+                // commune on its sheet is another reporting unit's.
+                return (
+                    format!(
+                        "mã xã {code} ({}) là một đơn vị báo cáo khác, không phải {}. Trang danh sách xã của một xã, phường chỉ ghi chính xã, phường đó.",
+                        now.name, self.unit.name
+                    ),
+                    format!(
+                        "commune {code} ({}) is another unit than {}: a commune's sheet lists only itself",
+                        now.name, self.unit.code
+                    ),
+                );
+            }
             let district = register
-                .district_at(&now.parent_code, self.end)
+                .any_level_at(&now.parent_code, self.end)
                 .map_or(now.parent_code.clone(), |d| d.name.clone());
             return (
                 format!(
