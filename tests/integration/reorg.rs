@@ -172,6 +172,17 @@ fn a_district_return_for_2025_08_is_rejected_saying_the_district_no_longer_exist
         "{message}"
     );
     assert!(message.contains("từng xã, phường lập báo cáo riêng"), "{message}");
+    // It names the communes that now cover the district's territory, from the mapping.
+    let successors = settings.mapping.new_units_of_district("061");
+    assert!(!successors.is_empty());
+    assert!(
+        message.contains(&format!("nay thuộc {} xã, phường", successors.len())),
+        "{message}"
+    );
+    assert!(
+        successors.iter().all(|c| message.contains(&format!("({c})"))),
+        "{message}"
+    );
     // The command line says the same, in Vietnamese, with exit code 1.
     let ws = dir.path().to_string_lossy().into_owned();
     let stdout = baocao_ok(&["--workspace", &ws, "check", &path.to_string_lossy()], 1);
