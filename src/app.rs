@@ -74,12 +74,7 @@ pub fn run(cli: Cli) -> Result<Outcome, Error> {
             let settings = Settings::load(&workspace, true)?;
             let period = Period::parse(&period)?;
             let summary = crate::report::write_report(&settings, period, out.as_deref())?;
-            println!(
-                "{}: {} units expected, {} complete",
-                summary.path.display(),
-                summary.units_expected,
-                summary.units_complete
-            );
+            println!("{summary}");
             Ok(Outcome::Clean)
         }
         Command::Status { period } => {
@@ -510,8 +505,8 @@ fn history_command(settings: &Settings, unit: &str, period: &str) -> Result<Outc
         println!(
             "#{} received {} processed {}  {}  sha256 {}…  {}",
             s.id,
-            s.received_at,
-            s.processed_at,
+            crate::domain::local_time_text(&s.received_at, settings.timezone),
+            crate::domain::local_time_text(&s.processed_at, settings.timezone),
             s.file_name,
             &s.sha256[..12.min(s.sha256.len())],
             state
@@ -567,12 +562,7 @@ fn run_command(settings: &Settings) -> Result<Outcome, Error> {
     match crate::report::latest_period_with_returns(settings)? {
         Some(period) => {
             let report = crate::report::write_report(settings, period, None)?;
-            println!(
-                "{}: {} units expected, {} complete",
-                report.path.display(),
-                report.units_expected,
-                report.units_complete
-            );
+            println!("{report}");
         }
         None => println!("no accepted return yet: no report written"),
     }

@@ -4,7 +4,9 @@
 //! unresolved input.
 
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 
+use chrono_tz::Tz;
 use serde::Deserialize;
 
 use crate::domain::{Form, Plan, Register, ReportingCalendar, TerritoryMapping};
@@ -89,6 +91,11 @@ pub struct ReportingConfig {
     pub cutoff_day: u8,
     #[serde(default = "default_due_days")]
     pub due_days: u32,
+    /// IANA time zone of the office: arrival dates are judged against
+    /// deadlines, and times shown, in it. Unset: `[daemon] timezone` (its
+    /// former home), else Asia/Ho_Chi_Minh.
+    #[serde(default)]
+    pub timezone: Option<String>,
 }
 
 fn default_cutoff() -> u8 {
@@ -103,6 +110,7 @@ impl Default for ReportingConfig {
         ReportingConfig {
             cutoff_day: default_cutoff(),
             due_days: default_due_days(),
+            timezone: None,
         }
     }
 }
@@ -171,8 +179,9 @@ impl Default for IngestConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DaemonConfig {
-    /// IANA time zone the cron expressions are read in.
-    pub timezone: String,
+    /// Former home of `[reporting] timezone`, still read so that older
+    /// configurations keep working; the two must agree when both are set.
+    pub timezone: Option<String>,
     /// Inbox scan interval, with or without file events (network shares
     /// deliver none).
     pub poll_seconds: u64,
@@ -193,7 +202,7 @@ pub struct DaemonConfig {
 impl Default for DaemonConfig {
     fn default() -> Self {
         DaemonConfig {
-            timezone: "Asia/Ho_Chi_Minh".into(),
+            timezone: None,
             poll_seconds: 60,
             run_missed: true,
             watch_events: true,
@@ -233,6 +242,8 @@ pub struct Settings {
     pub config: Config,
     pub paths: Paths,
     pub calendar: ReportingCalendar,
+    /// The office's time zone: deadlines, arrival dates and schedules.
+    pub timezone: Tz,
     /// Form versions, the newest last.
     pub forms: Vec<Form>,
     pub register: Register,
@@ -304,6 +315,7 @@ impl Settings {
         if let Err(p) = calendar.validate() {
             problems.push(format!("[reporting] {p}"));
         }
+        let timezone = resolve_timezone(&config, &mut problems);
         let at = |p: &Path| if p.is_absolute() { p.to_path_buf() } else { root.join(p) };
         let paths = Paths {
             root: root.to_path_buf(),
@@ -357,6 +369,7 @@ impl Settings {
                 config,
                 paths,
                 calendar,
+                timezone,
                 forms,
                 register,
                 mapping,
@@ -379,6 +392,34 @@ impl Settings {
     pub fn form(&self, code: &str, version: u32) -> Option<&Form> {
         self.forms.iter().find(|f| f.code == code && f.version == version)
     }
+}
+
+/// The time zone used when the configuration names none.
+pub const DEFAULT_TIMEZONE: &str = "Asia/Ho_Chi_Minh";
+
+/// `[reporting] timezone`, or `[daemon] timezone` from older
+/// configurations, or [`DEFAULT_TIMEZONE`]; a problem when unknown or when
+/// the two disagree.
+fn resolve_timezone(config: &Config, problems: &mut Vec<String>) -> Tz {
+    let reporting = config.reporting.timezone.as_deref().map(str::trim);
+    let daemon = config.daemon.timezone.as_deref().map(str::trim);
+    let (key, name) = match (reporting, daemon) {
+        (Some(r), Some(d)) if r != d => {
+            problems.push(format!(
+                "[reporting] timezone {r:?} and [daemon] timezone {d:?} disagree; keep only [reporting] timezone"
+            ));
+            ("[reporting] timezone", r)
+        }
+        (Some(r), _) => ("[reporting] timezone", r),
+        (None, Some(d)) => ("[daemon] timezone", d),
+        (None, None) => ("", DEFAULT_TIMEZONE),
+    };
+    Tz::from_str(name).unwrap_or_else(|_| {
+        problems.push(format!(
+            "{key} {name:?}: not a time zone of the IANA database (e.g. \"{DEFAULT_TIMEZONE}\")"
+        ));
+        chrono_tz::Asia::Ho_Chi_Minh
+    })
 }
 
 /// `path` made absolute against the current directory (without resolving links).

@@ -42,6 +42,10 @@ pub enum Error {
     /// The database failed.
     #[error("database {path}: {message}")]
     Database { path: PathBuf, message: String },
+    /// The consolidation of stored values failed (a Polars error: a bug or
+    /// an out-of-memory condition, never a district's data).
+    #[error("consolidation: {0}")]
+    Consolidation(String),
     /// A command was called with arguments that do not fit together.
     #[error("{0}")]
     Usage(String),

@@ -8,8 +8,8 @@ pub mod period;
 pub mod plan;
 pub mod register;
 
-pub use form::{Agg, CommuneFlag, Form, Line, LineKind, Rule, RuleKind, Severity};
+pub use form::{Agg, CommuneFlag, Form, Line, LineKind, OutlierRule, Rule, RuleKind, Severity};
 pub use mapping::{MappingRow, TerritoryMapping};
-pub use period::{Period, PeriodKind, ReportingCalendar};
+pub use period::{local_time, local_time_text, Period, PeriodKind, ReportingCalendar};
 pub use plan::Plan;
 pub use register::{Level, Register, Unit};

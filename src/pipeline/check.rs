@@ -45,12 +45,14 @@ fn limits(settings: &Settings) -> ReadLimits {
 
 /// Reads and extracts one file (no rules across files).
 pub fn precheck(path: &Path, file: &str, settings: &Settings) -> Prechecked {
-    interpret(read_workbook(path, &limits(settings)), file, settings)
+    let read = tracing::debug_span!("read", file = %file).in_scope(|| read_workbook(path, &limits(settings)));
+    interpret(read, file, settings)
 }
 
 /// Reads and extracts a file already in memory.
 pub fn precheck_bytes(bytes: Vec<u8>, file: &str, settings: &Settings) -> Prechecked {
-    interpret(read_workbook_bytes(bytes, &limits(settings)), file, settings)
+    let read = tracing::debug_span!("read", file = %file).in_scope(|| read_workbook_bytes(bytes, &limits(settings)));
+    interpret(read, file, settings)
 }
 
 fn interpret(read: Result<Workbook, ReadProblem>, file: &str, settings: &Settings) -> Prechecked {

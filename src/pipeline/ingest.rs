@@ -854,6 +854,7 @@ fn write_feedbacks(settings: &Settings, p: &Pending) -> Result<(), Error> {
     let input = FeedbackInput {
         file_name: &p.candidate.relative,
         received_at: &received,
+        timezone: settings.timezone,
         status: p.status,
         unit,
         period: checked.period.map(|period| period.vietnamese()),
@@ -934,6 +935,7 @@ fn regenerate_feedback(settings: &Settings, store: &Store, submission: &Submissi
     let input = FeedbackInput {
         file_name: &submission.file_name,
         received_at: &submission.received_at,
+        timezone: settings.timezone,
         status: submission.status,
         unit: submission.unit_code.as_deref().map(|c| (c, "")),
         period: submission.period.clone(),

@@ -211,8 +211,8 @@ pub fn check_file(path: &Path, ctx: &Context<'_>) -> Checked {
 pub fn history_months(form: &Form, period: Period) -> Vec<Period> {
     let mut back = 1;
     for rule in &form.rules {
-        if let RuleKind::Outlier { window_months, .. } = rule.kind {
-            back = back.max(i64::from(window_months));
+        if let RuleKind::Outlier(outlier) = &rule.kind {
+            back = back.max(i64::from(outlier.window_months));
         }
     }
     (1..=back).map(|n| period.add_months(-n)).collect()
@@ -722,7 +722,7 @@ impl<'a> Checker<'a> {
         let needs_history = form.rules.iter().any(|r| {
             matches!(
                 r.kind,
-                RuleKind::YtdConsistency | RuleKind::NonDecreasingInYear { .. } | RuleKind::Outlier { .. }
+                RuleKind::YtdConsistency | RuleKind::NonDecreasingInYear { .. } | RuleKind::Outlier(_)
             )
         });
         let history = if needs_history {
@@ -778,12 +778,7 @@ impl<'a> Checker<'a> {
                 RuleKind::CommuneFlagCounts => self.commune_flag_counts(rule),
                 RuleKind::YtdConsistency => self.ytd_consistency(rule),
                 RuleKind::NonDecreasingInYear { lines } => self.non_decreasing_in_year(rule, lines),
-                RuleKind::Outlier {
-                    robust_sd,
-                    window_months,
-                    min_history,
-                    jump_factor,
-                } => self.outlier(rule, *robust_sd, *window_months, *min_history, *jump_factor),
+                RuleKind::Outlier(outlier) => self.outlier(rule, outlier),
             }
         }
     }
@@ -811,19 +806,16 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn has_ytd(&self, code: &str) -> bool {
-        self.form.line(code).is_some_and(|l| l.ytd)
-    }
-
-    /// Tolerance of a comparison: money within the form's tolerance, counts exact.
-    fn tolerance(&self, codes: &[&str]) -> f64 {
+    /// Tolerance of a comparison in thousandths of the lines' unit (see
+    /// [`rules::thousandths`]): money within the form's tolerance, counts exact.
+    fn tolerance(&self, codes: &[&str]) -> i64 {
         if codes
             .iter()
             .any(|c| self.form.line(c).is_some_and(|l| l.kind == LineKind::Money))
         {
-            self.form.money_tolerance
+            rules::thousandths(self.form.money_tolerance)
         } else {
-            1e-9
+            0
         }
     }
 
@@ -855,16 +847,6 @@ impl<'a> Checker<'a> {
         )
         .at(&self.raw.sheet, cell)
         .line(code, label)
-    }
-
-    /// The columns a rule over `codes` applies to: this period always, the
-    /// year to date when every line carries one.
-    fn columns(&self, codes: &[&str]) -> Vec<Col> {
-        if codes.iter().all(|c| self.has_ytd(c)) {
-            vec![Col::This, Col::Ytd]
-        } else {
-            vec![Col::This]
-        }
     }
 
     // ---- structure -------------------------------------------------------

@@ -4,6 +4,9 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use baocao::config::Settings;
+use baocao::domain::Period;
+use baocao::store::{NewSubmission, Status, StoredValue};
 use calamine::{open_workbook_auto, Data, Range, Reader};
 
 /// A temporary folder removed when dropped.
@@ -92,4 +95,56 @@ pub fn files_with_ext(dir: &Path, ext: &str) -> Vec<PathBuf> {
     }
     out.sort();
     out
+}
+
+/// A submission as ingest records it: `unit`'s return for `month` with
+/// `values` (None: a blank cell), arrived at `received_at` (UTC). `tag`
+/// makes its file name and sha256 distinct.
+pub fn submission(
+    unit: &str,
+    month: &str,
+    values: &[(&str, Option<f64>)],
+    status: Status,
+    received_at: &str,
+    tag: &str,
+) -> NewSubmission {
+    NewSubmission {
+        run_id: None,
+        file_name: format!("{unit}_{month}_{tag}.xlsx"),
+        sha256: format!("{unit}-{month}-{tag}"),
+        size: 1,
+        received_at: received_at.into(),
+        processed_at: received_at.into(),
+        unit_code: Some(unit.into()),
+        unit_name: None,
+        period: Some(month.into()),
+        form_code: Some("01/PCMD-H".into()),
+        form_version: Some(1),
+        status,
+        values: values
+            .iter()
+            .map(|(line, v)| StoredValue {
+                line: (*line).into(),
+                value: *v,
+                ytd: None,
+                cell: None,
+            })
+            .collect(),
+        flags: vec![],
+        findings: vec![],
+        stored_path: String::new(),
+        feedback_path: None,
+    }
+}
+
+/// A period from its text.
+pub fn p(text: &str) -> Period {
+    Period::parse(text).unwrap()
+}
+
+/// A fresh workspace with the built-in (Bắc Kạn) configuration, loaded.
+pub fn bac_kan(dir: &Path) -> Settings {
+    let ws = dir.join("bk");
+    baocao_ok(&["init", &ws.to_string_lossy()], 0);
+    Settings::load(&ws, true).unwrap()
 }
