@@ -180,10 +180,21 @@ fn an_old_configuration_with_the_time_zone_under_daemon_still_works_and_a_confli
 /// new district 067 on 1/7/2015 (made of its territory).
 fn split_year(dir: &Path) -> Settings {
     let settings = bac_kan(dir);
-    let register = baocao::domain::register::EMBEDDED_REGISTER.replace(
-        "district,066,Huyện Na Rì,06,2004-08-31,2025-06-30",
-        "district,066,Huyện Na Rì,06,2004-08-31,2015-06-30\ndistrict,067,Huyện Mới,06,2015-07-01,",
-    );
+    let shipped = baocao::domain::register::EMBEDDED_REGISTER;
+    let columns = shipped.lines().next().unwrap().split(',').count();
+    let mut register = String::new();
+    for line in shipped.lines() {
+        if line.starts_with("district,066,") {
+            register.push_str(&line.replace("2025-06-30", "2015-06-30"));
+            register.push_str(&format!(
+                "\ndistrict,067,Huyện Mới,06,2015-07-01{}\n",
+                ",".repeat(columns - 5)
+            ));
+        } else {
+            register.push_str(line);
+            register.push('\n');
+        }
+    }
     std::fs::write(settings.paths.root.join("units.csv"), register).unwrap();
     let config_path = settings.paths.root.join("baocao.toml");
     let config = std::fs::read_to_string(&config_path).unwrap();
