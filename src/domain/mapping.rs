@@ -203,6 +203,24 @@ impl TerritoryMapping {
         province_of(unit, date)
     }
 
+    /// The reporting units of the month ending `date` (for a workspace of
+    /// province `province`) that cover territory `territory` (see
+    /// [`TerritoryMapping::territory_of`]): for `06`, the 8 districts of
+    /// Bắc Kạn until June 2025 and the 37 communes made of them from July.
+    pub fn territory_units_at<'a>(
+        &self,
+        register: &'a Register,
+        province: &str,
+        date: NaiveDate,
+        territory: &str,
+    ) -> Vec<&'a Unit> {
+        register
+            .reporting_units(province, date)
+            .into_iter()
+            .filter(|u| self.territory_of(register, u, date) == territory)
+            .collect()
+    }
+
     /// Every disagreement with `register`, for the provinces the register
     /// holds: an old commune not valid the day before the change, or not in
     /// the district named; a new unit not valid on the day of the change, or
@@ -320,5 +338,12 @@ mod tests {
             .reporting_units("06", june)
             .iter()
             .all(|u| m.territory_of(&r, u, june) == "06"));
+        assert_eq!(m.territory_units_at(&r, "06", june, "06").len(), 8);
+        let former: Vec<&str> = m
+            .territory_units_at(&r, "06", july, "06")
+            .iter()
+            .map(|u| u.code.as_str())
+            .collect();
+        assert_eq!(former, m.territory_units());
     }
 }

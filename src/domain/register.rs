@@ -122,15 +122,35 @@ impl Register {
     /// # Errors
     /// [`Error::Register`] naming the first bad line.
     pub fn from_csv(text: &str, origin: &Path) -> Result<Register, Error> {
+        // Flexible: a row may stop before the optional trailing
+        // `successor_code` (a hand-edited register, a line added by a tool
+        // that writes the six classic columns).
         let mut reader = csv::ReaderBuilder::new()
             .trim(csv::Trim::All)
+            .flexible(true)
             .from_reader(text.as_bytes());
         let mut units = Vec::new();
-        for (i, row) in reader.deserialize::<Unit>().enumerate() {
-            let mut unit = row.map_err(|e| Error::Register {
+        let bad_line = |i: usize, e: &dyn std::fmt::Display| Error::Register {
+            path: origin.to_path_buf(),
+            message: format!("line {}: {e}", i + 2),
+        };
+        let headers = reader
+            .headers()
+            .map_err(|e| Error::Register {
                 path: origin.to_path_buf(),
-                message: format!("line {}: {e}", i + 2),
-            })?;
+                message: format!("line 1 (header): {e}"),
+            })?
+            .clone();
+        // Columns that may be left off the end of a row.
+        let optional = headers.iter().filter(|h| *h == "successor_code").count();
+        for (i, record) in reader.records().enumerate() {
+            let mut record = record.map_err(|e| bad_line(i, &e))?;
+            if record.len() < headers.len() && record.len() + optional >= headers.len() {
+                while record.len() < headers.len() {
+                    record.push_field("");
+                }
+            }
+            let mut unit: Unit = record.deserialize(Some(&headers)).map_err(|e| bad_line(i, &e))?;
             unit.name = unit.name.nfc().collect();
             if unit.code.len() != unit.level.code_width() || !unit.code.bytes().all(|b| b.is_ascii_digit()) {
                 return Err(Error::Register {
@@ -577,6 +597,22 @@ mod tests {
             r.map(|r| r.reporting_units("71", date("2020-01-31")).len()).ok(),
             Some(1)
         );
+    }
+
+    #[test]
+    fn a_row_without_the_trailing_successor_field_loads_and_a_short_row_is_refused() {
+        let csv = "level,code,name,parent_code,valid_from,valid_to,successor_code\n\
+                   province,71,Tỉnh Cũ,,2000-01-01,,\n\
+                   district,711,Huyện Một,71,2000-01-01,\n\
+                   district,712,Huyện Hai,71,2000-01-01,2010-12-31\n";
+        let r = Register::from_csv(csv, Path::new("t.csv"));
+        let r = r.map_err(|e| e.to_string());
+        assert_eq!(r.map(|r| r.reporting_units("71", date("2005-01-31")).len()), Ok(2));
+        let short = "level,code,name,parent_code,valid_from,valid_to\nprovince,71,Tỉnh Cũ\n";
+        let err = Register::from_csv(short, Path::new("t.csv"))
+            .err()
+            .map(|e| e.to_string());
+        assert!(err.is_some_and(|e| e.contains("line 2")));
     }
 
     #[test]

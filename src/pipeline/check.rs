@@ -192,6 +192,7 @@ pub fn finish_check(
     let ctx = Context {
         forms: &settings.forms,
         province: &settings.config.province.code,
+        mapping: &settings.mapping,
         register: &settings.register,
         calendar: &settings.calendar,
         today,

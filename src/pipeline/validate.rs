@@ -21,7 +21,9 @@ use std::path::Path;
 use chrono::NaiveDate;
 
 use crate::domain::register::names_match;
-use crate::domain::{Form, Level, Line, LineKind, Period, Register, ReportingCalendar, RuleKind, Severity, Unit};
+use crate::domain::{
+    Form, Level, Line, LineKind, Period, Register, ReportingCalendar, RuleKind, Severity, TerritoryMapping, Unit,
+};
 use crate::findings::Finding;
 use crate::pipeline::extract::{
     extract, RawLine, RawReturn, LABEL_PERIOD, LABEL_UNIT_CODE, LABEL_UNIT_NAME, LABEL_VERSION,
@@ -98,6 +100,9 @@ pub struct Context<'a> {
     /// The workspace's province code: its units one level down (its
     /// successor's after it ends) are the units that may send a return.
     pub province: &'a str,
+    /// Which new units took which old communes: a district's return after
+    /// the district level ended is told which communes now report for it.
+    pub mapping: &'a TerritoryMapping,
     pub calendar: &'a ReportingCalendar,
     /// Today, injected so that "not in the future" is testable.
     pub today: NaiveDate,
@@ -525,10 +530,27 @@ fn check_unit<'a>(
         if level == Level::Commune {
             let to = gone.valid_to.map_or(String::new(), dmy);
             let from = structure_from.map_or(String::new(), dmy);
+            let successors: Vec<String> = ctx
+                .mapping
+                .new_units_of_district(code)
+                .into_iter()
+                .filter_map(|c| register.reporting_unit(province, c, end))
+                .map(|u| format!("{} ({})", u.name, u.code))
+                .collect();
+            let successors_vi = if successors.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " Địa bàn {} nay thuộc {} xã, phường: {}.",
+                    gone.name,
+                    successors.len(),
+                    successors.join(", ")
+                )
+            };
             findings.push(
                 finding(
                     format!(
-                        "Ô {cell} (Mã đơn vị): {} (mã {code}) không còn tồn tại vào cuối kỳ báo cáo ({}): đơn vị hành chính cấp huyện đã kết thúc ngày {to}. Từ ngày {from}, mỗi xã, phường báo cáo trực tiếp cho tỉnh; {} không lập báo cáo cho {}. Đề nghị từng xã, phường lập báo cáo riêng theo mẫu biểu cấp xã (mã đơn vị 5 chữ số, ví dụ {example}).",
+                        "Ô {cell} (Mã đơn vị): {} (mã {code}) không còn tồn tại vào cuối kỳ báo cáo ({}): đơn vị hành chính cấp huyện đã kết thúc ngày {to}. Từ ngày {from}, mỗi xã, phường báo cáo trực tiếp cho tỉnh; {} không lập báo cáo cho {}. Đề nghị từng xã, phường lập báo cáo riêng theo mẫu biểu cấp xã (mã đơn vị 5 chữ số, ví dụ {example}).{successors_vi}",
                         gone.name,
                         dmy(end),
                         gone.name,

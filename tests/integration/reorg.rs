@@ -172,6 +172,17 @@ fn a_district_return_for_2025_08_is_rejected_saying_the_district_no_longer_exist
         "{message}"
     );
     assert!(message.contains("từng xã, phường lập báo cáo riêng"), "{message}");
+    // It names the communes that now cover the district's territory, from the mapping.
+    let successors = settings.mapping.new_units_of_district("061");
+    assert!(!successors.is_empty());
+    assert!(
+        message.contains(&format!("nay thuộc {} xã, phường", successors.len())),
+        "{message}"
+    );
+    assert!(
+        successors.iter().all(|c| message.contains(&format!("({c})"))),
+        "{message}"
+    );
     // The command line says the same, in Vietnamese, with exit code 1.
     let ws = dir.path().to_string_lossy().into_owned();
     let stdout = baocao_ok(&["--workspace", &ws, "check", &path.to_string_lossy()], 1);
@@ -334,4 +345,31 @@ fn a_synthetic_2025_with_the_shipped_register_ingests_600_returns_without_a_reje
     assert_eq!(count("2025-07", "commune", "06"), 37);
     assert_eq!(count("2025-12", "commune", "19"), 55);
     assert_eq!(former_of_01840.into_iter().collect::<Vec<_>>(), ["058"]);
+
+    // The Parquet dataset carries the same columns in each partition.
+    let parquet = dir.path().join("pq");
+    baocao_ok(
+        &[
+            "--workspace",
+            &ws_text,
+            "export",
+            "--period",
+            "2025-08",
+            "--format",
+            "parquet",
+            "--out",
+            &parquet.to_string_lossy(),
+        ],
+        0,
+    );
+    assert_eq!(files_with_ext(&parquet, "parquet").len(), 92);
+    let part = parquet.join("period=2025-08").join("unit=01840").join("data.parquet");
+    let file = std::fs::File::open(&part).unwrap();
+    use polars::prelude::SerReader;
+    let frame = polars::prelude::ParquetReader::new(file).finish().unwrap();
+    let first = |name: &str| frame.column(name).unwrap().str().unwrap().get(0).map(str::to_string);
+    assert_eq!(first("level").as_deref(), Some("commune"));
+    assert_eq!(first("territory").as_deref(), Some("06"));
+    assert_eq!(first("former_districts").as_deref(), Some("058"));
+    assert_eq!(first("unit_name").as_deref(), Some("Phường Đức Xuân"));
 }

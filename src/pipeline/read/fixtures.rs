@@ -156,6 +156,7 @@ impl Env {
         Context {
             forms: &self.settings.forms,
             province: &self.settings.config.province.code,
+            mapping: &self.settings.mapping,
             register: &self.settings.register,
             calendar: &self.settings.calendar,
             today: today(),
