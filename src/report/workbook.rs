@@ -15,13 +15,14 @@ use rust_xlsxwriter::{
     FormatPattern, Formula, Note, Workbook, Worksheet, XlsxError,
 };
 
+use crate::atomic::{write_atomically, Content};
 use crate::domain::plan::Comparison;
 use crate::domain::LineKind;
 use crate::error::Error;
 use crate::report::completeness::{missing_months, Rates};
 use crate::report::consolidate::{change_percent, Figure};
 use crate::report::{ReportData, TREND_LINES};
-use crate::template::{column_letter, write_atomically};
+use crate::template::column_letter;
 
 /// Name of the provincial form sheet.
 pub const FORM_SHEET: &str = "01-PCMD-T";
@@ -129,7 +130,7 @@ pub fn write(path: &Path, data: &ReportData<'_>) -> Result<(), Error> {
     charts_sheet(&mut workbook, data, &s).map_err(wrap)?;
     sources_sheet(workbook.add_worksheet(), data, &s).map_err(wrap)?;
     let bytes = workbook.save_to_buffer().map_err(wrap)?;
-    write_atomically(path, &bytes)
+    write_atomically(path, Content::Bytes(&bytes))
 }
 
 fn write_figure(

@@ -27,31 +27,35 @@ fn bac_kan(dir: &Path) -> Settings {
 
 /// Stores one accepted return of `unit` for `month` with the given values.
 fn store_return(store: &mut Store, unit: &str, month: &str, values: &[(&str, f64)], tag: &str) -> i64 {
+    let file_name = format!("{unit}_{month}_{tag}.xlsx");
+    let sha256 = format!("{unit}{month}{tag}");
+    let received_at = format!("{month}-28T00:00:00Z");
+    let values: Vec<StoredValue> = values
+        .iter()
+        .map(|(line, v)| StoredValue {
+            line: (*line).into(),
+            value: Some(*v),
+            ytd: None,
+            cell: None,
+        })
+        .collect();
     let new = NewSubmission {
         run_id: None,
-        file_name: format!("{unit}_{month}_{tag}.xlsx"),
-        sha256: format!("{unit}{month}{tag}"),
+        file_name: &file_name,
+        sha256: &sha256,
         size: 1,
-        received_at: format!("{month}-28T00:00:00Z"),
-        processed_at: "2026-01-01T00:00:00Z".into(),
-        unit_code: Some(unit.into()),
+        received_at: &received_at,
+        processed_at: "2026-01-01T00:00:00Z",
+        unit_code: Some(unit),
         unit_name: None,
-        period: Some(month.into()),
-        form_code: Some("01/PCMD-H".into()),
+        period: Some(p(month)),
+        form_code: Some("01/PCMD-H"),
         form_version: Some(1),
         status: Status::Accepted,
-        values: values
-            .iter()
-            .map(|(line, v)| StoredValue {
-                line: (*line).into(),
-                value: Some(*v),
-                ytd: None,
-                cell: None,
-            })
-            .collect(),
-        flags: vec![],
-        findings: vec![],
-        stored_path: String::new(),
+        values: &values,
+        flags: &[],
+        findings: &[],
+        stored_path: "",
         feedback_path: None,
     };
     store.record_submission(&new).unwrap().id
@@ -385,7 +389,7 @@ fn the_same_database_gives_the_same_workbook_data_and_identical_exports() {
     let parts = files_with_ext(&parquet, "parquet");
     let store = Store::open(&ws.join("baocao.db")).unwrap();
     let current = store
-        .current_submissions(&["2015-01".into(), "2015-02".into(), "2015-03".into()])
+        .current_submissions(&baocao::domain::Period::quarter(2015, 1).months())
         .unwrap();
     assert!(current.len() >= 8);
     assert_eq!(
