@@ -179,7 +179,7 @@ pub fn regenerate_feedback(settings: &Settings, store: &Store, submission: &Subm
         received_at: &submission.received_at,
         status: submission.status,
         unit: submission.unit_code.as_deref().map(|c| (c, "")),
-        period: submission.period.clone(),
+        period: submission.period.map(|p| p.to_string()),
         form,
         values: &values,
         findings: &findings,

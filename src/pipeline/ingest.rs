@@ -653,7 +653,7 @@ impl<'a> Batch<'a> {
             duplicate: true,
             superseded: false,
             unit: known.unit_code.clone(),
-            period: known.period.clone(),
+            period: known.period.map(|p| p.to_string()),
             findings: Vec::new(),
             filed_to: None,
         };

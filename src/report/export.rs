@@ -47,7 +47,7 @@ pub fn export_rows(settings: &Settings, store: &Store, period: Period) -> Result
         values.sort_by_key(|v| (form.line_index(&v.line).unwrap_or(usize::MAX), v.line.clone()));
         for v in values {
             rows.push(ExportRow {
-                period: s.period.clone().unwrap_or_default(),
+                period: s.period.map(|p| p.to_string()).unwrap_or_default(),
                 unit_code: s.unit_code.clone().unwrap_or_default(),
                 line_code: v.line,
                 value: v.value,

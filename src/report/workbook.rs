@@ -725,7 +725,12 @@ fn warnings_sheet(sheet: &mut Worksheet, data: &ReportData<'_>, s: &Styles) -> R
     let mut row = 3;
     for (submission, f) in &data.warnings {
         sheet.write_string_with_format(row, 0, submission.unit_code.as_deref().unwrap_or(""), &s.center)?;
-        sheet.write_string_with_format(row, 1, submission.period.as_deref().unwrap_or(""), &s.center)?;
+        sheet.write_string_with_format(
+            row,
+            1,
+            submission.period.map(|p| p.to_string()).unwrap_or_default(),
+            &s.center,
+        )?;
         sheet.write_string_with_format(row, 2, &submission.file_name, &s.text)?;
         sheet.write_string_with_format(row, 3, f.location.sheet.as_deref().unwrap_or(""), &s.center)?;
         sheet.write_string_with_format(row, 4, f.location.cell.as_deref().unwrap_or(""), &s.center)?;
@@ -869,7 +874,7 @@ fn sources_sheet(sheet: &mut Worksheet, data: &ReportData<'_>, s: &Styles) -> Re
     for (i, src) in data.sources.iter().enumerate() {
         let row = 3 + i as u32;
         sheet.write_string_with_format(row, 0, src.unit_code.as_deref().unwrap_or(""), &s.center)?;
-        sheet.write_string_with_format(row, 1, src.period.as_deref().unwrap_or(""), &s.center)?;
+        sheet.write_string_with_format(row, 1, src.period.map(|p| p.to_string()).unwrap_or_default(), &s.center)?;
         sheet.write_string_with_format(row, 2, &src.file_name, &s.text)?;
         sheet.write_string_with_format(row, 3, &src.sha256, &s.text)?;
         sheet.write_string_with_format(row, 4, &src.received_at, &s.center)?;

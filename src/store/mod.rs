@@ -213,7 +213,7 @@ pub struct Submission {
     pub received_at: String,
     pub processed_at: String,
     pub unit_code: Option<String>,
-    pub period: Option<String>,
+    pub period: Option<Period>,
     pub form_code: Option<String>,
     pub form_version: Option<u32>,
     pub status: Status,

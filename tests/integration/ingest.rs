@@ -273,7 +273,7 @@ fn the_same_file_twice_changes_nothing_and_a_correction_supersedes_with_its_hist
 
     // A corrected resubmission: one value changed.
     let unit = store.all_submissions().unwrap()[0].unit_code.clone().unwrap();
-    let period = baocao::domain::Period::parse(&store.all_submissions().unwrap()[0].period.clone().unwrap()).unwrap();
+    let period = store.all_submissions().unwrap()[0].period.unwrap();
     let corrected = settings.paths.inbox.join("sua.xlsx");
     rewrite_d05(&keep, &corrected, 7.0);
     let third = ingest(&settings, &options()).unwrap();
@@ -688,7 +688,7 @@ fn one_thread_and_two_threads_store_the_same_results() {
 }
 
 /// (unit, period, line) → (value, year to date).
-type StoredValues = BTreeMap<(String, String, String), (Option<f64>, Option<f64>)>;
+type StoredValues = BTreeMap<(String, baocao::domain::Period, String), (Option<f64>, Option<f64>)>;
 
 #[test]
 fn returns_saved_by_libreoffice_as_xlsx_xls_and_ods_ingest_with_the_original_values() {
@@ -713,7 +713,7 @@ fn returns_saved_by_libreoffice_as_xlsx_xls_and_ods_ingest_with_the_original_val
             );
             for (line, v) in store.values_of(s.id).unwrap() {
                 out.insert(
-                    (s.unit_code.clone().unwrap(), s.period.clone().unwrap(), line),
+                    (s.unit_code.clone().unwrap(), s.period.unwrap(), line),
                     (v.value, v.ytd),
                 );
             }
