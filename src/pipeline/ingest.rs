@@ -1,6 +1,6 @@
 //! One ingest pass over the inbox. Each file makes the same journey, in
 //! stages with a typed output (the file itself, [`Received`], travels along
-//! in an [`InHand`]):
+//! in an `InHand`):
 //!
 //! ```text
 //! discover          stable files, oldest first, then by name   → Candidate
@@ -15,7 +15,10 @@
 //!                   and the filing recorded                     → FileOutcome
 //! ```
 //!
-//! A [`Batch`] holds what every stage of the pass shares: the settings, the
+//! The last two stages are in `ingest/finish.rs`; what a pass is told and
+//! reports back, in `ingest/summary.rs`.
+//!
+//! A `Batch` holds what every stage of the pass shares: the settings, the
 //! store, the run, today, the history and the thread pools. Files go in
 //! chunks (memory stays bounded whatever the inbox holds): a reader thread
 //! receives and extracts the next chunks while this thread checks and
@@ -27,6 +30,9 @@
 //! stored it commits, and its filing is recorded after it moved. A pass that
 //! stops anywhere loses and doubles nothing: a file still in the inbox whose
 //! sha256 is stored is filed by the next pass (`filing.rs`).
+
+mod finish;
+mod summary;
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
@@ -40,8 +46,6 @@ use rayon::prelude::*;
 use crate::config::Settings;
 use crate::domain::Form;
 use crate::error::Error;
-use crate::feedback::{write_feedback, FeedbackInput};
-use crate::findings::Finding;
 use crate::pipeline::check::{
     check_one, claimed_unit, extract_one, read_limits, receive, rules_context, Received, StoreHistory,
 };
@@ -49,109 +53,11 @@ use crate::pipeline::discover::{discover, Candidate};
 use crate::pipeline::extract::Extracted;
 use crate::pipeline::filing::{duplicate_place, file_away, heal_unfiled, regenerate_feedback, relative_to, Placement};
 use crate::pipeline::validate::{Checked, Return};
-use crate::store::{
-    NewSubmission, Receipt, Recorded, RunCounts, Status, Store, StoredFlag, StoredValue, Submission, Trigger,
-};
+use crate::store::{NewSubmission, Receipt, Recorded, Status, Store, StoredFlag, StoredValue, Submission};
 
-/// How an ingest pass is run.
-#[derive(Debug, Clone)]
-pub struct IngestOptions {
-    /// Check and report, store and move nothing.
-    pub dry_run: bool,
-    /// What started the pass.
-    pub trigger: Trigger,
-    /// Show a progress bar (a terminal and many files).
-    pub progress: bool,
-    /// Override of the stability delay (tests, the daemon's own timing).
-    pub stable_seconds: Option<u64>,
-    /// "Today" for the not-in-the-future rule (tests pin it).
-    pub today: Option<NaiveDate>,
-}
-
-impl Default for IngestOptions {
-    fn default() -> Self {
-        IngestOptions {
-            dry_run: false,
-            trigger: Trigger::Command,
-            progress: false,
-            stable_seconds: None,
-            today: None,
-        }
-    }
-}
-
-/// What happened to one file.
-#[derive(Debug, Clone, PartialEq)]
-pub struct FileOutcome {
-    pub file: String,
-    pub status: Option<Status>,
-    pub duplicate: bool,
-    pub superseded: bool,
-    pub unit: Option<String>,
-    pub period: Option<String>,
-    pub findings: Vec<Finding>,
-    pub filed_to: Option<PathBuf>,
-}
-
-/// The summary of a pass.
-#[derive(Debug, Clone, Default)]
-pub struct IngestSummary {
-    pub counts: RunCounts,
-    /// Files left for later: still being written.
-    pub waiting: usize,
-    /// Files healed: stored by an earlier pass that stopped before filing them.
-    pub healed: usize,
-    /// Files left in place by `keep_originals` that were stored before.
-    pub already_stored: usize,
-    pub files: Vec<FileOutcome>,
-    pub elapsed: Duration,
-    pub run_id: Option<i64>,
-    /// Where the storing thread spent the pass (for the log).
-    pub phases: Phases,
-}
-
-/// Time the storing thread of a pass spent in each phase.
-#[derive(Debug, Clone, Default)]
-pub struct Phases {
-    /// Waiting for the reader thread.
-    pub waiting: Duration,
-    /// Sorting a chunk into known and new content, loading the history.
-    pub sort: Duration,
-    /// Checking every rule (on the pool).
-    pub check: Duration,
-    /// Storing, one transaction per file.
-    pub record: Duration,
-    /// Waiting to hand a stored chunk to the finishing thread (feedback
-    /// workbooks, moving the files).
-    pub handover: Duration,
-    /// Recording that the files have moved.
-    pub filing: Duration,
-}
-
-impl IngestSummary {
-    /// Whether any file was rejected (exit code 1).
-    pub fn any_rejected(&self) -> bool {
-        self.counts.rejected > 0
-    }
-
-    /// One paragraph for the terminal.
-    pub fn report(&self) -> String {
-        let c = &self.counts;
-        format!(
-            "files seen: {}, accepted: {}, accepted with warnings: {}, rejected: {}, duplicates: {}, superseded: {}{}{}{} — {:.2} s",
-            c.seen,
-            c.accepted,
-            c.warnings,
-            c.rejected,
-            c.duplicates,
-            c.superseded,
-            if self.waiting > 0 { format!(", still being written: {}", self.waiting) } else { String::new() },
-            if self.healed > 0 { format!(", filed after an interrupted pass: {}", self.healed) } else { String::new() },
-            if self.already_stored > 0 { format!(", already stored (kept in place): {}", self.already_stored) } else { String::new() },
-            self.elapsed.as_secs_f64()
-        )
-    }
-}
+use finish::{finish_chunk, record_filing};
+use summary::PhaseClock;
+pub use summary::{FileOutcome, IngestOptions, IngestSummary, Phases};
 
 /// Set by a signal handler to stop a pass between files.
 pub static STOP: AtomicBool = AtomicBool::new(false);
@@ -754,133 +660,6 @@ fn read_ahead(settings: &Settings, arrival: usize, candidate: &Candidate) -> Opt
             tracing::warn!(file = %candidate.relative, %error, "File could not be read; left for the next pass");
             None
         }
-    }
-}
-
-/// Writes the feedback workbooks of a stored chunk (in parallel), then
-/// moves its files: only now do they leave the inbox.
-fn finish_chunk(
-    settings: &Settings,
-    pool: &rayon::ThreadPool,
-    stored: Vec<InHand<Stored>>,
-) -> Result<Vec<InHand<Filed>>, Error> {
-    let written: Vec<Result<(), Error>> =
-        pool.install(|| stored.par_iter().map(|item| write_feedbacks(settings, item)).collect());
-    for result in written {
-        result?;
-    }
-    let mut filed = Vec::with_capacity(stored.len());
-    for item in stored {
-        // What moved before an error is recorded by the next pass's heal.
-        let to = file_away(settings, &item.file.path, &item.stage.place.stored)?;
-        filed.push(item.next(|stored| Filed { stored, to }));
-    }
-    Ok(filed)
-}
-
-fn write_feedbacks(settings: &Settings, item: &InHand<Stored>) -> Result<(), Error> {
-    let Stored {
-        checked,
-        rows,
-        place,
-        recorded,
-    } = &item.stage;
-    let claimed = &checked.claimed;
-    let form = match (&claimed.form_code, claimed.version) {
-        (Some(code), Some(version)) => settings.form(code, version),
-        _ => None,
-    };
-    let received = iso(item.file.received);
-    let input = FeedbackInput {
-        file_name: &item.file.name,
-        received_at: &received,
-        status: checked.status(),
-        unit: claimed
-            .unit_code
-            .as_deref()
-            .map(|code| (code, claimed.unit_name.as_deref().unwrap_or(""))),
-        period: claimed.period.map(|period| period.vietnamese()),
-        form,
-        values: &rows.values,
-        findings: &checked.findings,
-        supersedes: recorded.superseded.map(|id| format!("mã lưu trữ {id}")),
-    };
-    write_feedback(&place.feedback, &input)?;
-    if let Some(beside) = &place.feedback_beside {
-        if let Some(dir) = beside.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        }
-        // The same workbook beside the rejected file: a link where the file
-        // system allows one, a copy otherwise.
-        if std::fs::hard_link(&place.feedback, beside).is_err() {
-            std::fs::copy(&place.feedback, beside).map_err(|e| Error::io(beside, e))?;
-        }
-    }
-    Ok(())
-}
-
-/// Records in the store that a stored file has moved to its place, and
-/// logs the verdict.
-fn record_filing(
-    settings: &Settings,
-    store: &Store,
-    run: Option<i64>,
-    item: InHand<Filed>,
-) -> Result<FileOutcome, Error> {
-    let InHand { file, stage, .. } = item;
-    let Filed { stored, to } = stage;
-    let Stored { checked, recorded, .. } = stored;
-    let status = checked.status();
-    store.mark_filed(recorded.id)?;
-    store.record_receipt(&Receipt {
-        run_id: run,
-        file_name: &file.name,
-        sha256: &file.sha256,
-        seen_at: &now_iso(),
-        outcome: status.as_str(),
-        submission_id: Some(recorded.id),
-        moved_to: Some(&relative_to(&settings.paths.root, &to)),
-    })?;
-    let claimed = checked.claimed;
-    let unit = claimed.unit_code.as_deref().unwrap_or_default();
-    let period = claimed.period.map(|p| p.to_string());
-    let period_text = period.as_deref().unwrap_or_default();
-    let errors = checked.findings.iter().filter(|f| f.is_error()).count();
-    let warnings = checked.findings.len() - errors;
-    let superseded = recorded.superseded.is_some();
-    if status.is_accepted() {
-        tracing::info!(file = %file.name, unit = %unit, period = %period_text, warnings, superseded, "Return accepted");
-    } else {
-        tracing::info!(file = %file.name, unit = %unit, period = %period_text, errors, warnings, "Return rejected");
-    }
-    for finding in &checked.findings {
-        tracing::debug!(file = %file.name, unit = %unit, period = %period_text, "{}", finding.log_line());
-    }
-    Ok(FileOutcome {
-        file: file.name,
-        status: Some(status),
-        duplicate: false,
-        superseded,
-        unit: claimed.unit_code,
-        period,
-        findings: checked.findings,
-        filed_to: Some(to),
-    })
-}
-
-/// Measures the phases of storing a chunk, for the log.
-struct PhaseClock(Instant);
-
-impl PhaseClock {
-    fn start() -> PhaseClock {
-        PhaseClock(Instant::now())
-    }
-
-    /// Adds the time since the last lap to `total`.
-    fn lap(&mut self, total: &mut Duration) {
-        let now = Instant::now();
-        *total += now - self.0;
-        self.0 = now;
     }
 }
 
