@@ -8,11 +8,8 @@ use crate::cli::{Cli, Command, LogFormat};
 use crate::config::{self, Settings, CONFIG_FILE, DEFAULT_CONFIG};
 use crate::domain::{Form, Period, Unit};
 use crate::error::Error;
-use crate::pipeline::check::{
-    check_one, claimed_unit, extract_one, read_limits, receive, rules_context, unreadable, StoreHistory,
-};
+use crate::pipeline::check::check_path;
 use crate::pipeline::ingest::{ingest, IngestOptions, IngestSummary};
-use crate::pipeline::validate::Checked;
 use crate::store::{Status, Store};
 use crate::template::{self, blank_spec, return_file_name};
 
@@ -77,12 +74,7 @@ pub fn run(cli: Cli) -> Result<Outcome, Error> {
             let settings = Settings::load(&workspace, true)?;
             let period = Period::parse(&period)?;
             let summary = crate::report::write_report(&settings, period, out.as_deref())?;
-            println!(
-                "{}: {} units expected, {} complete",
-                summary.path.display(),
-                summary.units_expected,
-                summary.units_complete
-            );
+            println!("{summary}");
             Ok(Outcome::Clean)
         }
         Command::Status { period } => {
@@ -197,28 +189,60 @@ pub fn init(dir: &Path) -> Result<Outcome, Error> {
     Ok(Outcome::Clean)
 }
 
-/// The district `code` valid at the end of `period`, or an error that says
-/// whether the code is unknown or only not valid then.
+/// The reporting unit `code` of the month `period` (a district of the
+/// workspace's province, or from 1/7/2025 a commune of its successor), or an
+/// error that says whether the code is unknown, or only not a reporting unit
+/// then (and when it was one).
 ///
 /// # Errors
 /// [`Error::Unit`].
-pub fn district_at_period<'a>(settings: &'a Settings, code: &str, period: &Period) -> Result<&'a Unit, Error> {
-    let normal =
-        crate::domain::Register::normalize_code(code, crate::domain::Level::District).ok_or_else(|| Error::Unit {
-            code: code.to_string(),
-            reason: "a district code is 1 to 3 digits (e.g. 061)".into(),
-        })?;
+pub fn reporting_unit_at_period<'a>(settings: &'a Settings, code: &str, period: &Period) -> Result<&'a Unit, Error> {
+    use crate::domain::{Level, Register};
+    let register = &settings.register;
+    let province = settings.config.province.code.as_str();
     let end = period.end(&settings.calendar);
-    if let Some(unit) = settings.register.district_at(&normal, end) {
-        return Ok(unit);
+    let level = register.reporting_level(province, end);
+    // A code written with its leading zeros keeps its width ("061" is a
+    // district in any month); digits alone are padded to the month's level.
+    let padded = Register::normalize_code_for(code, level);
+    let by_digits = Register::normalize_code_for(code, Level::District);
+    for candidate in [&padded, &by_digits].into_iter().flatten() {
+        if let Some(unit) = register.reporting_unit(province, candidate, end) {
+            return Ok(unit);
+        }
     }
-    let rows = settings.register.rows_of(crate::domain::Level::District, &normal);
+    let known = |c: &String| register.units().iter().any(|u| &u.code == c);
+    let normal = padded
+        .clone()
+        .filter(known)
+        .or(by_digits)
+        .or(padded)
+        .ok_or_else(|| Error::Unit {
+            code: code.to_string(),
+            reason: format!(
+                "a unit code is digits: {} for a {} (e.g. {})",
+                level.code_width(),
+                level.as_str(),
+                register
+                    .reporting_units(province, end)
+                    .first()
+                    .map_or("061", |u| u.code.as_str())
+            ),
+        })?;
+    let width_level = [Level::District, Level::Commune]
+        .into_iter()
+        .find(|l| l.code_width() == normal.len())
+        .unwrap_or(level);
+    let rows = register.rows_of(width_level, &normal);
     let reason = if rows.is_empty() {
-        "no district has this code in the unit register".to_string()
+        format!("no {} has this code in the unit register", width_level.as_str())
     } else {
         let spans: Vec<String> = rows.iter().map(|u| format!("{} ({})", u.name, u.validity())).collect();
         format!(
-            "not a valid district on {end}; the register has it as {}",
+            "not a valid {} on {end}: the units that report for {period} are {} {}s; the register has this code as {}",
+            width_level.as_str(),
+            register.reporting_units(province, end).len(),
+            level.as_str(),
             spans.join(", ")
         )
     };
@@ -245,21 +269,24 @@ fn template_command(
 ) -> Result<Outcome, Error> {
     let period = month_period(period)?;
     let end = period.end(&settings.calendar);
-    let units: Vec<&Unit> = if all {
-        let list = settings.register.districts_at(end);
+    let units: Vec<Unit> = if all {
+        let list = crate::report::completeness::expected_units(settings, period);
         if list.is_empty() {
             return Err(Error::Unit {
                 code: "--all".into(),
-                reason: format!("the register has no district valid on {end}"),
+                reason: format!(
+                    "the register has no reporting unit of province {} valid on {end}",
+                    settings.config.province.code
+                ),
             });
         }
         list
     } else {
         let code = unit.ok_or_else(|| Error::Usage("give --unit CODE or --all".into()))?;
-        vec![district_at_period(settings, code, &period)?]
+        vec![reporting_unit_at_period(settings, code, &period)?.clone()]
     };
     let default_dir = settings.paths.root.join("blank").join(period.to_string());
-    for unit in units {
+    for unit in &units {
         let spec = blank_spec(settings, unit, period)?;
         let name = return_file_name(spec.form, &unit.code, &period);
         let path: PathBuf = match (out, all) {
@@ -375,7 +402,7 @@ fn check_command(settings: &Settings, files: &[PathBuf], json: bool) -> Result<O
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let checked = check_path(settings, path, &name, today, store.as_ref())?;
+        let checked = check_path(path, &name, settings, today, store.as_ref())?;
         let status = checked.status();
         any_rejected |= status == Status::Rejected;
         if json {
@@ -408,30 +435,17 @@ fn check_command(settings: &Settings, files: &[PathBuf], json: bool) -> Result<O
     })
 }
 
-/// The stages of `pipeline::check` for one file, with the history the
-/// store holds for its unit (none without a store). A file that cannot be
-/// opened is a finding, as in ingest a file that does not read.
-fn check_path(
-    settings: &Settings,
-    path: &Path,
-    name: &str,
-    today: chrono::NaiveDate,
-    store: Option<&Store>,
-) -> Result<Checked, Error> {
-    let extracted = match receive(path, name) {
-        Ok((_, bytes)) => extract_one(bytes, name, &settings.forms, &read_limits(settings)),
-        Err(error) => unreadable(&error, name, &settings.forms),
-    };
-    let mut history = StoreHistory::default();
-    if let (Some(store), Some(unit)) = (store, claimed_unit(&extracted)) {
-        history.load_unit(store, unit)?;
-    }
-    Ok(check_one(extracted, &rules_context(settings, today, name, &history)))
-}
-
 fn history_command(settings: &Settings, unit: &str, period: &str) -> Result<Outcome, Error> {
     let period = month_period(period)?;
-    let code = crate::domain::Register::normalize_code(unit, crate::domain::Level::District)
+    // The code's width follows the month: `history --unit 1840 --period
+    // 2025-08` asks for commune 01840, `--unit 61 --period 2015-06` for 061.
+    let level = settings
+        .register
+        .reporting_level(&settings.config.province.code, period.end(&settings.calendar));
+    let known = |c: &String| settings.register.units().iter().any(|u| &u.code == c);
+    let code = crate::domain::Register::normalize_code_for(unit, level)
+        .filter(known)
+        .or_else(|| crate::domain::Register::normalize_code_for(unit, crate::domain::Level::District))
         .unwrap_or_else(|| unit.to_string());
     let store = Store::open(&settings.paths.database)?;
     let submissions = store.submissions_of(&code, period)?;
@@ -450,8 +464,8 @@ fn history_command(settings: &Settings, unit: &str, period: &str) -> Result<Outc
         println!(
             "#{} received {} processed {}  {}  sha256 {}…  {}",
             s.id,
-            s.received_at,
-            s.processed_at,
+            crate::domain::local_time_text(&s.received_at, settings.timezone),
+            crate::domain::local_time_text(&s.processed_at, settings.timezone),
             s.file_name,
             &s.sha256[..12.min(s.sha256.len())],
             state
@@ -507,12 +521,7 @@ fn run_command(settings: &Settings) -> Result<Outcome, Error> {
     match crate::report::latest_period_with_returns(settings)? {
         Some(period) => {
             let report = crate::report::write_report(settings, period, None)?;
-            println!(
-                "{}: {} units expected, {} complete",
-                report.path.display(),
-                report.units_expected,
-                report.units_complete
-            );
+            println!("{report}");
         }
         None => println!("no accepted return yet: no report written"),
     }

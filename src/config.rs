@@ -4,10 +4,12 @@
 //! unresolved input.
 
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 
+use chrono_tz::Tz;
 use serde::Deserialize;
 
-use crate::domain::{Form, Plan, Register, ReportingCalendar};
+use crate::domain::{Form, Plan, Register, ReportingCalendar, TerritoryMapping};
 use crate::error::Error;
 
 /// The commented configuration `baocao init` writes.
@@ -37,6 +39,10 @@ pub struct Config {
 #[serde(deny_unknown_fields)]
 pub struct ProvinceConfig {
     pub name: String,
+    /// The workspace's province in the register; the register's successor
+    /// of this province is followed after it ends (Bắc Kạn 06 → Thái
+    /// Nguyên 19 on 1/7/2025).
+    #[serde(default = "default_province_code")]
     pub code: String,
     pub people_committee: String,
     pub agency: String,
@@ -44,6 +50,38 @@ pub struct ProvinceConfig {
     pub place: String,
     pub district_agency: String,
     pub return_recipient: String,
+    /// Second header line of a commune's return (communes report straight
+    /// to the province from 1/7/2025); empty: `district_agency`.
+    #[serde(default)]
+    pub commune_agency: String,
+    /// The provincial agency that receives a commune's return; empty:
+    /// `return_recipient`.
+    #[serde(default)]
+    pub commune_return_recipient: String,
+}
+
+fn default_province_code() -> String {
+    "06".into()
+}
+
+impl ProvinceConfig {
+    /// The header's second line of a return from a unit at `level`.
+    pub fn agency_for(&self, level: crate::domain::Level) -> &str {
+        match level {
+            crate::domain::Level::Commune if !self.commune_agency.is_empty() => &self.commune_agency,
+            _ => &self.district_agency,
+        }
+    }
+
+    /// Who receives a return from a unit at `level` ("Kính gửi").
+    pub fn recipient_for(&self, level: crate::domain::Level) -> &str {
+        match level {
+            crate::domain::Level::Commune if !self.commune_return_recipient.is_empty() => {
+                &self.commune_return_recipient
+            }
+            _ => &self.return_recipient,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -53,6 +91,11 @@ pub struct ReportingConfig {
     pub cutoff_day: u8,
     #[serde(default = "default_due_days")]
     pub due_days: u32,
+    /// IANA time zone of the office: arrival dates are judged against
+    /// deadlines, and times shown, in it. Unset: `[daemon] timezone` (its
+    /// former home), else Asia/Ho_Chi_Minh.
+    #[serde(default)]
+    pub timezone: Option<String>,
 }
 
 fn default_cutoff() -> u8 {
@@ -67,6 +110,7 @@ impl Default for ReportingConfig {
         ReportingConfig {
             cutoff_day: default_cutoff(),
             due_days: default_due_days(),
+            timezone: None,
         }
     }
 }
@@ -100,6 +144,9 @@ impl Default for PathsConfig {
 pub struct DomainConfig {
     pub forms: Vec<PathBuf>,
     pub register: PathBuf,
+    /// Old commune → new unit table of a reorganisation; empty: the built-in
+    /// Bắc Kạn 2025 mapping.
+    pub mapping: PathBuf,
     pub plan: PathBuf,
 }
 
@@ -132,8 +179,9 @@ impl Default for IngestConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DaemonConfig {
-    /// IANA time zone the cron expressions are read in.
-    pub timezone: String,
+    /// Former home of `[reporting] timezone`, still read so that older
+    /// configurations keep working; the two must agree when both are set.
+    pub timezone: Option<String>,
     /// Inbox scan interval, with or without file events (network shares
     /// deliver none).
     pub poll_seconds: u64,
@@ -154,7 +202,7 @@ pub struct DaemonConfig {
 impl Default for DaemonConfig {
     fn default() -> Self {
         DaemonConfig {
-            timezone: "Asia/Ho_Chi_Minh".into(),
+            timezone: None,
             poll_seconds: 60,
             run_missed: true,
             watch_events: true,
@@ -194,9 +242,14 @@ pub struct Settings {
     pub config: Config,
     pub paths: Paths,
     pub calendar: ReportingCalendar,
+    /// The office's time zone: deadlines, arrival dates and schedules.
+    pub timezone: Tz,
     /// Form versions, the newest last.
     pub forms: Vec<Form>,
     pub register: Register,
+    /// Which old communes make up which new units (the former territory of
+    /// a merged province).
+    pub mapping: TerritoryMapping,
     pub plan: Plan,
 }
 
@@ -262,6 +315,7 @@ impl Settings {
         if let Err(p) = calendar.validate() {
             problems.push(format!("[reporting] {p}"));
         }
+        let timezone = resolve_timezone(&config, &mut problems);
         let at = |p: &Path| if p.is_absolute() { p.to_path_buf() } else { root.join(p) };
         let paths = Paths {
             root: root.to_path_buf(),
@@ -297,13 +351,28 @@ impl Settings {
             .map_err(|e| problems.push(format!("[domain] register: {e}")))
             .ok();
         let plan = plan.map_err(|e| problems.push(format!("[domain] plan: {e}"))).ok();
-        match (register, plan, problems.is_empty()) {
-            (Some(register), Some(plan), true) => Ok(Settings {
+        let mapping = if config.domain.mapping.as_os_str().is_empty() {
+            TerritoryMapping::embedded()
+        } else {
+            TerritoryMapping::load(&at(&config.domain.mapping))
+        };
+        let mapping = mapping
+            .map_err(|e| problems.push(format!("[domain] mapping: {e}")))
+            .ok();
+        if let (Some(register), Some(mapping)) = (&register, &mapping) {
+            for p in mapping.problems_against(register) {
+                problems.push(format!("[domain] mapping: {p}"));
+            }
+        }
+        match (register, plan, mapping, problems.is_empty()) {
+            (Some(register), Some(plan), Some(mapping), true) => Ok(Settings {
                 config,
                 paths,
                 calendar,
+                timezone,
                 forms,
                 register,
+                mapping,
                 plan,
             }),
             _ => Err(Error::Config {
@@ -323,6 +392,34 @@ impl Settings {
     pub fn form(&self, code: &str, version: u32) -> Option<&Form> {
         self.forms.iter().find(|f| f.code == code && f.version == version)
     }
+}
+
+/// The time zone used when the configuration names none.
+pub const DEFAULT_TIMEZONE: &str = "Asia/Ho_Chi_Minh";
+
+/// `[reporting] timezone`, or `[daemon] timezone` from older
+/// configurations, or [`DEFAULT_TIMEZONE`]; a problem when unknown or when
+/// the two disagree.
+fn resolve_timezone(config: &Config, problems: &mut Vec<String>) -> Tz {
+    let reporting = config.reporting.timezone.as_deref().map(str::trim);
+    let daemon = config.daemon.timezone.as_deref().map(str::trim);
+    let (key, name) = match (reporting, daemon) {
+        (Some(r), Some(d)) if r != d => {
+            problems.push(format!(
+                "[reporting] timezone {r:?} and [daemon] timezone {d:?} disagree; keep only [reporting] timezone"
+            ));
+            ("[reporting] timezone", r)
+        }
+        (Some(r), _) => ("[reporting] timezone", r),
+        (None, Some(d)) => ("[daemon] timezone", d),
+        (None, None) => ("", DEFAULT_TIMEZONE),
+    };
+    Tz::from_str(name).unwrap_or_else(|_| {
+        problems.push(format!(
+            "{key} {name:?}: not a time zone of the IANA database (e.g. \"{DEFAULT_TIMEZONE}\")"
+        ));
+        chrono_tz::Asia::Ho_Chi_Minh
+    })
 }
 
 /// `path` made absolute against the current directory (without resolving links).

@@ -53,7 +53,8 @@ pub enum Error {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
-    /// Consolidating the stored values failed inside Polars.
+    /// The consolidation of stored values failed (a Polars error: a bug or
+    /// an out-of-memory condition, never a district's data).
     #[error("consolidation: {0}")]
     Consolidation(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// The worker threads of an ingest pass could not be started.

@@ -1,5 +1,6 @@
 //! Synthetic workspaces for tests, demos and the benchmark: a register of N
-//! district units with their communes (or a given register), a
+//! district units with their communes (or a given register, followed month
+//! by month: its reporting units of each month get that month's return), a
 //! `baocao.toml`, and in `inbox/` the returns of those units for M months in
 //! the real form, with plausible magnitudes that satisfy every rule of the
 //! form — flows consistent with their year to date, stocks evolving
@@ -38,8 +39,8 @@ pub struct SynthOptions {
     /// Faults to plant (one per return).
     pub faults: usize,
     pub seed: u64,
-    /// A register to use instead of a synthetic one (all its districts valid
-    /// at the first month report).
+    /// A register to use instead of a synthetic one; each month the units
+    /// it says report then (see `reporting_units`) get a return.
     pub register: Option<PathBuf>,
 }
 
@@ -106,16 +107,16 @@ pub fn synth(out: &Path, options: &SynthOptions) -> Result<SynthSummary, Error> 
         std::fs::create_dir_all(folder).map_err(|e| Error::io(folder, e))?;
     }
 
-    let first_end = options.start.end(&settings.calendar);
-    let units: Vec<Unit> = settings.register.districts_at(first_end).into_iter().cloned().collect();
     let months: Vec<Period> = (0..options.months as i64)
         .map(|i| options.start.add_months(i))
         .collect();
+    let (units, unit_months) = reporting_series(&settings, &months);
 
     let series: Vec<Vec<MonthReturn>> = units
         .par_iter()
+        .zip(unit_months.par_iter())
         .enumerate()
-        .map(|(i, unit)| simulate_unit(&settings, unit, &months, unit_seed(options.seed, i)))
+        .map(|(i, (unit, months))| simulate_unit(&settings, unit, months, unit_seed(options.seed, i)))
         .collect();
 
     let plan = plan_faults(&series, options.faults, options.seed);
@@ -143,9 +144,32 @@ pub fn synth(out: &Path, options: &SynthOptions) -> Result<SynthSummary, Error> 
     }
     Ok(SynthSummary {
         units: units.len(),
-        returns: units.len() * months.len(),
+        returns: series.iter().map(Vec::len).sum(),
         faults: manifest.len(),
     })
+}
+
+/// The units that report in `months`, following the register month by
+/// month (the 8 districts of Bắc Kạn until June 2025, the 92 communes of
+/// Thái Nguyên from July), each with the months it reports in. Units are
+/// in the order they first report, then by code, so a register that does
+/// not change gives the same units, in the same order, as it always did.
+fn reporting_series(settings: &Settings, months: &[Period]) -> (Vec<Unit>, Vec<Vec<Period>>) {
+    let mut units: Vec<Unit> = Vec::new();
+    let mut unit_months: Vec<Vec<Period>> = Vec::new();
+    let mut index: BTreeMap<(crate::domain::Level, String), usize> = BTreeMap::new();
+    for month in months {
+        for unit in crate::report::completeness::expected_units(settings, *month) {
+            let key = (unit.level, unit.code.clone());
+            let i = *index.entry(key).or_insert_with(|| {
+                units.push(unit.clone());
+                unit_months.push(Vec::new());
+                units.len() - 1
+            });
+            unit_months[i].push(*month);
+        }
+    }
+    (units, unit_months)
 }
 
 fn unit_seed(seed: u64, index: usize) -> u64 {
@@ -337,9 +361,21 @@ struct UnitState {
     communes: BTreeMap<String, CommuneState>,
 }
 
+/// Activity of a commune-level reporting unit relative to a district's.
+const COMMUNE_SHARE_OF_DISTRICT: f64 = 0.25;
+
 fn simulate_unit(settings: &Settings, unit: &Unit, months: &[Period], seed: u64) -> Vec<MonthReturn> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let size = 0.6 + uniform(&mut rng) * 1.4;
+    // A commune that reports for itself (from July 2025) is a share of a
+    // former district: Bắc Kạn's 8 districts became 37 communes, so about
+    // a quarter keeps the territory's totals of the same order across the
+    // change. Drawn after the random size, so district series are unchanged.
+    let share = if unit.level == crate::domain::Level::Commune {
+        COMMUNE_SHARE_OF_DISTRICT
+    } else {
+        1.0
+    };
+    let size = (0.6 + uniform(&mut rng) * 1.4) * share;
     let scaled = |rng: &mut ChaCha8Rng, low: i64, high: i64| ((between(rng, low, high) as f64) * size).round() as i64;
     let mut s = UnitState {
         size,
@@ -390,7 +426,7 @@ fn simulate_unit(settings: &Settings, unit: &Unit, months: &[Period], seed: u64)
             ytd.clear();
         }
         let end = period.end(&settings.calendar);
-        let register_communes = settings.register.communes_of(&unit.code, end);
+        let register_communes = settings.register.communes_of_unit(unit, end);
         let values = simulate_month(&mut rng, &mut s, &register_communes, january, i == 0);
         let mut with_ytd = BTreeMap::new();
         for (code, value) in values {
@@ -755,6 +791,14 @@ fn write_month(
     month_index: usize,
 ) -> Result<Option<PlantedFault>, Error> {
     let form = settings.current_form();
+    // The unit's row in force that month (a district renamed under the
+    // same code, as 058 in 2015, carries its name of the month).
+    let end = ret.period.end(&settings.calendar);
+    let unit = settings
+        .register
+        .reporting_unit(&settings.config.province.code, &unit.code, end)
+        .filter(|u| u.level == unit.level)
+        .unwrap_or(unit);
     let mut spec: ReturnSpec<'_> = blank_spec(settings, unit, ret.period)?;
     spec.communes = ret.communes.clone();
     let mut values = ret.values.clone();
@@ -773,7 +817,6 @@ fn write_month(
     // deadline), in period order: ingest takes them by time, then name.
     let unit_number: u64 = unit.code.bytes().map(u64::from).sum();
     let days_after = 1 + (unit_number * 7 + month_index as u64 * 3) % 9;
-    let end = ret.period.end(&settings.calendar);
     let arrival = end
         .and_hms_opt(9, 0, 0)
         .map(|t| t.and_utc().timestamp() + days_after as i64 * 86_400)

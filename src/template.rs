@@ -15,7 +15,7 @@ use rust_xlsxwriter::{
 };
 
 use crate::config::ProvinceConfig;
-use crate::domain::{Form, LineKind, Period};
+use crate::domain::{Form, Level, LineKind, Period};
 use crate::error::Error;
 
 /// What is written in one input cell.
@@ -40,6 +40,9 @@ pub struct Identity {
     pub unit_code: String,
     pub unit_code_as_number: bool,
     pub unit_name: String,
+    /// The unit's level: a commune's return (from 1/7/2025) names the
+    /// commune's office and the province's receiving agency in its header.
+    pub level: Level,
     pub period: Period,
 }
 
@@ -203,7 +206,7 @@ fn build_return(spec: &ReturnSpec<'_>) -> Result<(Workbook, Layout), XlsxError> 
     workbook.set_properties(
         &DocProperties::new()
             .set_title(format!("Biểu {} - {}", form.code, spec.identity.unit_name))
-            .set_company(spec.province.district_agency.clone())
+            .set_company(spec.province.agency_for(spec.identity.level).to_string())
             .set_comment(format!(
                 "{} {} {}",
                 form.label(),
@@ -260,7 +263,14 @@ fn write_main_sheet(
 
     let unit_header = format!("UBND {}", id.unit_name.to_uppercase());
     sheet.merge_range(0, COL_STT, 0, COL_LABEL, &unit_header, &s.bold_center)?;
-    sheet.merge_range(1, COL_STT, 1, COL_LABEL, &spec.province.district_agency, &s.bold_center)?;
+    sheet.merge_range(
+        1,
+        COL_STT,
+        1,
+        COL_LABEL,
+        spec.province.agency_for(id.level),
+        &s.bold_center,
+    )?;
     sheet.merge_range(
         0,
         COL_CODE,
@@ -271,14 +281,18 @@ fn write_main_sheet(
     )?;
     sheet.merge_range(1, COL_CODE, 1, COL_NOTE, "Độc lập - Tự do - Hạnh phúc", &s.bold_center)?;
     sheet.merge_range(3, COL_STT, 3, COL_NOTE, &form.title, &s.title)?;
-    sheet.merge_range(4, COL_STT, 4, COL_NOTE, &form.subtitle, &s.italic_center)?;
+    let subtitle = match id.level {
+        Level::Commune if !form.commune_subtitle.is_empty() => &form.commune_subtitle,
+        _ => &form.subtitle,
+    };
+    sheet.merge_range(4, COL_STT, 4, COL_NOTE, subtitle, &s.italic_center)?;
     sheet.merge_range(5, COL_STT, 5, COL_NOTE, &id.period.vietnamese(), &s.bold_center)?;
     sheet.merge_range(
         6,
         COL_STT,
         6,
         COL_NOTE,
-        &format!("Kính gửi: {}", spec.province.return_recipient),
+        &format!("Kính gửi: {}", spec.province.recipient_for(id.level)),
         &s.center,
     )?;
 
@@ -633,7 +647,7 @@ pub fn blank_spec<'a>(
     let end = period.end(&settings.calendar);
     let communes = settings
         .register
-        .communes_of(&unit.code, end)
+        .communes_of_unit(unit, end)
         .into_iter()
         .map(|c| CommuneRow {
             code: c.code.clone(),
@@ -650,6 +664,7 @@ pub fn blank_spec<'a>(
             unit_code: unit.code.clone(),
             unit_code_as_number: false,
             unit_name: unit.name.clone(),
+            level: unit.level,
             period,
         },
         values: Default::default(),

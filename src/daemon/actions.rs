@@ -139,7 +139,7 @@ pub fn remind(
     }
 }
 
-/// The districts that owe a return for each month of `period`, by month then code.
+/// The reporting units that owe a return for each month of `period`, by month then code.
 ///
 /// # Errors
 /// [`Error::Database`].
@@ -151,7 +151,7 @@ pub fn missing_returns(settings: &Settings, store: &Store, period: Period) -> Re
             .into_iter()
             .filter_map(|s| s.unit_code)
             .collect();
-        for unit in settings.register.districts_at(month.end(&settings.calendar)) {
+        for unit in crate::report::completeness::expected_units(settings, month) {
             if reported.contains(&unit.code) {
                 continue;
             }
@@ -171,7 +171,7 @@ fn expected_count(settings: &Settings, period: Period) -> usize {
     period
         .months()
         .iter()
-        .map(|m| settings.register.districts_at(m.end(&settings.calendar)).len())
+        .map(|m| crate::report::completeness::expected_units(settings, *m).len())
         .sum()
 }
 

@@ -78,7 +78,7 @@ const STABLE_MARGIN: Duration = Duration::from_millis(300);
 /// never stops on an error: a failed pass or report is logged, recorded
 /// and tried again.
 pub fn run(settings: &Settings, options: &DaemonOptions) -> Result<(), Error> {
-    let plan = schedule::plan(&settings.config.daemon).map_err(|problems| Error::Config {
+    let plan = schedule::plan(&settings.config.daemon, settings.timezone).map_err(|problems| Error::Config {
         path: settings.paths.root.join(CONFIG_FILE),
         problems,
     })?;

@@ -185,18 +185,8 @@ pub fn parse_cron(text: &str) -> Result<Schedule, String> {
 ///
 /// # Errors
 /// The list of problems, ready for [`crate::error::Error::Config`].
-pub fn plan(config: &DaemonConfig) -> Result<Plan, Vec<String>> {
+pub fn plan(config: &DaemonConfig, zone: Tz) -> Result<Plan, Vec<String>> {
     let mut problems = Vec::new();
-    let zone = match Tz::from_str(config.timezone.trim()) {
-        Ok(zone) => Some(zone),
-        Err(_) => {
-            problems.push(format!(
-                "[daemon] timezone {:?}: not a time zone of the IANA database (e.g. \"Asia/Ho_Chi_Minh\")",
-                config.timezone
-            ));
-            None
-        }
-    };
     if config.poll_seconds == 0 {
         problems.push(
             "[daemon] poll_seconds = 0: the inbox must be scanned at some interval (network shares deliver no events); give 1 or more".into(),
@@ -260,9 +250,10 @@ pub fn plan(config: &DaemonConfig) -> Result<Plan, Vec<String>> {
             });
         }
     }
-    match zone {
-        Some(zone) if problems.is_empty() => Ok(Plan { zone, jobs }),
-        _ => Err(problems),
+    if problems.is_empty() {
+        Ok(Plan { zone, jobs })
+    } else {
+        Err(problems)
     }
 }
 
@@ -431,7 +422,6 @@ mod tests {
     #[test]
     fn every_problem_of_the_schedules_is_reported_at_once_naming_its_entry() {
         let config = DaemonConfig {
-            timezone: "Asia/Hanoi_City".into(),
             poll_seconds: 0,
             schedule: vec![
                 entry("ingest", "0 */10 * * * *", "ingest", None),
@@ -443,9 +433,8 @@ mod tests {
             ],
             ..DaemonConfig::default()
         };
-        let problems = plan(&config).unwrap_err();
+        let problems = plan(&config, HCM).unwrap_err();
         let all = problems.join("\n");
-        assert!(all.contains("timezone \"Asia/Hanoi_City\""), "{all}");
         assert!(all.contains("poll_seconds = 0"), "{all}");
         assert!(all.contains("#2 \"monthly\": cron \"0 0 7 32 * *\""), "{all}");
         assert!(all.contains("#3 \"typo\": action \"reprot\": unknown"), "{all}");
@@ -462,19 +451,19 @@ mod tests {
             "{all}"
         );
         assert!(all.contains("#6 \"bare\": action report needs a period rule"), "{all}");
-        assert_eq!(problems.len(), 8, "{all}");
+        assert_eq!(problems.len(), 7, "{all}");
     }
 
     #[test]
     fn the_default_configuration_plans_with_its_time_zone() {
-        let plan = plan(&DaemonConfig::default()).unwrap();
+        let plan = plan(&DaemonConfig::default(), HCM).unwrap();
         assert_eq!(plan.zone, HCM);
         assert!(plan.jobs.is_empty());
         let config = DaemonConfig {
             schedule: vec![entry("r", "0 0 7 20 * *", "report", Some("previous-month"))],
             ..DaemonConfig::default()
         };
-        let plan = super::plan(&config).unwrap();
+        let plan = super::plan(&config, HCM).unwrap();
         assert_eq!(plan.jobs[0].action, Action::Report(PeriodRule::PreviousMonth));
     }
 }

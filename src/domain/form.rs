@@ -112,6 +112,21 @@ pub struct CommuneFlag {
     pub line: String,
 }
 
+/// Rule 20's parameters: a value is an outlier when it lies more than
+/// `robust_sd` robust standard deviations (1.4826 × MAD) from the median of
+/// the unit's last `window_months` stored months (at least `min_history` of
+/// them present), or exceeds `jump_factor` times the largest of them. A
+/// change smaller than `min_change` (in the line's own unit) is never
+/// reported: the form file says why it sets one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutlierRule {
+    pub robust_sd: f64,
+    pub window_months: u32,
+    pub min_history: u32,
+    pub jump_factor: f64,
+    pub min_change: f64,
+}
+
 /// The closed vocabulary of rule kinds. A form file can only name these.
 #[derive(Debug, Clone, PartialEq)]
 pub enum RuleKind {
@@ -158,12 +173,7 @@ pub enum RuleKind {
     /// 19: to-date stocks do not fall within a year.
     NonDecreasingInYear { lines: Vec<String> },
     /// 20: robust outliers against the unit's history.
-    Outlier {
-        robust_sd: f64,
-        window_months: u32,
-        min_history: u32,
-        jump_factor: f64,
-    },
+    Outlier(OutlierRule),
     /// 21: a resubmission supersedes the earlier return.
     Resubmission,
 }
@@ -193,7 +203,7 @@ impl RuleKind {
             RuleKind::CommuneFlagCounts => "commune_flag_counts",
             RuleKind::YtdConsistency => "ytd_consistency",
             RuleKind::NonDecreasingInYear { .. } => "non_decreasing_in_year",
-            RuleKind::Outlier { .. } => "outlier",
+            RuleKind::Outlier(_) => "outlier",
             RuleKind::Resubmission => "resubmission",
         }
     }
@@ -221,7 +231,10 @@ impl RuleKind {
         ("commune_flag_counts", &[]),
         ("ytd_consistency", &[]),
         ("non_decreasing_in_year", &["lines"]),
-        ("outlier", &["robust_sd", "window_months", "min_history", "jump_factor"]),
+        (
+            "outlier",
+            &["robust_sd", "window_months", "min_history", "jump_factor", "min_change"],
+        ),
         ("resubmission", &[]),
     ];
 
@@ -265,6 +278,9 @@ pub struct Form {
     pub consolidated_code: String,
     pub title: String,
     pub subtitle: String,
+    /// The subtitle on the return of a commune reporting for itself (from
+    /// 1/7/2025); empty: `subtitle`.
+    pub commune_subtitle: String,
     /// Name of the return sheet in the generated workbook.
     pub sheet: String,
     pub commune_sheet: String,
@@ -560,6 +576,7 @@ fn parse_form(text: &str) -> Result<Form, Vec<String>> {
     let consolidated_code = e.opt_string("consolidated_code").unwrap_or_default();
     let title = e.string("title").unwrap_or_default();
     let subtitle = e.opt_string("subtitle").unwrap_or_default();
+    let commune_subtitle = e.opt_string("commune_subtitle").unwrap_or_default();
     let sheet = e.opt_string("sheet").unwrap_or_else(|| "Bieu01".into());
     let commune_sheet = e.opt_string("commune_sheet").unwrap_or_else(|| "Xa".into());
     let instructions_sheet = e.opt_string("instructions_sheet").unwrap_or_else(|| "HuongDan".into());
@@ -718,12 +735,13 @@ fn parse_form(text: &str) -> Result<Form, Vec<String>> {
             "non_decreasing_in_year" => Some(RuleKind::NonDecreasingInYear {
                 lines: e.strings("lines"),
             }),
-            "outlier" => Some(RuleKind::Outlier {
+            "outlier" => Some(RuleKind::Outlier(OutlierRule {
                 robust_sd: e.number("robust_sd", Some(3.0)),
                 window_months: e.whole("window_months", Some(12)),
                 min_history: e.whole("min_history", Some(6)),
                 jump_factor: e.number("jump_factor", Some(10.0)),
-            }),
+                min_change: e.number("min_change", Some(0.0)),
+            })),
             "resubmission" => Some(RuleKind::Resubmission),
             "" => None,
             other => {
@@ -778,6 +796,7 @@ fn parse_form(text: &str) -> Result<Form, Vec<String>> {
         consolidated_code,
         title,
         subtitle,
+        commune_subtitle,
         sheet,
         commune_sheet,
         instructions_sheet,

@@ -3,11 +3,13 @@
 //! `templates/` (or the copy embedded in the binary).
 
 pub mod form;
+pub mod mapping;
 pub mod period;
 pub mod plan;
 pub mod register;
 
-pub use form::{Agg, CommuneFlag, Form, Line, LineKind, Rule, RuleKind, Severity};
-pub use period::{Period, PeriodKind, ReportingCalendar};
+pub use form::{Agg, CommuneFlag, Form, Line, LineKind, OutlierRule, Rule, RuleKind, Severity};
+pub use mapping::{MappingRow, TerritoryMapping};
+pub use period::{local_time, local_time_text, Period, PeriodKind, ReportingCalendar};
 pub use plan::Plan;
 pub use register::{Level, Register, Unit};

@@ -10,7 +10,8 @@
 use std::fmt;
 use std::str::FromStr;
 
-use chrono::{Datelike, Days, NaiveDate};
+use chrono::{DateTime, Datelike, Days, NaiveDate, Utc};
+use chrono_tz::Tz;
 use unicode_normalization::UnicodeNormalization;
 
 use crate::error::Error;
@@ -205,6 +206,11 @@ impl Period {
         i64::from(self.year) * 12 + i64::from(self.first_month().index) - 1
     }
 
+    /// The month whose [`Period::month_ordinal`] is `ordinal`.
+    pub fn from_month_ordinal(ordinal: i64) -> Period {
+        Period::month(0, 1).add_months(ordinal)
+    }
+
     /// The month `n` months after (negative: before) this period's first month.
     pub fn add_months(&self, n: i64) -> Period {
         let ordinal = self.month_ordinal() + n;
@@ -380,6 +386,21 @@ impl Ord for Period {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
         (self.month_ordinal(), self.kind, self.index).cmp(&(other.month_ordinal(), other.kind, other.index))
     }
+}
+
+/// An instant stored as UTC (`2015-02-05T18:30:00Z`, as the store keeps
+/// arrival times) in the office's time zone. Deadlines are dates of the
+/// office's calendar, so arrival dates are compared, and times shown to a
+/// person, in that zone — never by the UTC date.
+pub fn local_time(stored_utc: &str, zone: Tz) -> Option<DateTime<Tz>> {
+    DateTime::parse_from_rfc3339(stored_utc.trim())
+        .ok()
+        .map(|t| t.with_timezone(&Utc).with_timezone(&zone))
+}
+
+/// "06/02/2015 01:30" in `zone`, or the stored text when it is not a time.
+pub fn local_time_text(stored_utc: &str, zone: Tz) -> String {
+    local_time(stored_utc, zone).map_or_else(|| stored_utc.to_string(), |t| t.format("%d/%m/%Y %H:%M").to_string())
 }
 
 #[cfg(test)]

@@ -45,6 +45,51 @@ impl Target {
             _ => None,
         }
     }
+
+    /// The verdict on a ratio `percent` whose numerator and denominator
+    /// are complete or not. Blank parts only add to a figure, so an
+    /// incomplete numerator can only raise the ratio and an incomplete
+    /// denominator only lower it: a target already met with only the
+    /// numerator incomplete stays met, one not met with only the
+    /// denominator incomplete stays not met; otherwise the missing data
+    /// could change the verdict.
+    pub fn verdict(&self, percent: Option<f64>, numerator_complete: bool, denominator_complete: bool) -> Verdict {
+        let complete = numerator_complete && denominator_complete;
+        let Some(percent) = percent else {
+            return if complete { Verdict::None } else { Verdict::Insufficient };
+        };
+        match self.is_met(percent) {
+            None => Verdict::None,
+            Some(true) if complete || denominator_complete => Verdict::Met,
+            Some(false) if complete || numerator_complete => Verdict::NotMet,
+            Some(_) => Verdict::Insufficient,
+        }
+    }
+}
+
+/// What a ratio says against its target, given what is known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// The target is met, and what is missing (if anything) cannot change that.
+    Met,
+    /// The target is not met, and what is missing cannot change that.
+    NotMet,
+    /// Data are missing that could change the verdict.
+    Insufficient,
+    /// Nothing to judge: a monitored ratio, or a zero denominator.
+    None,
+}
+
+impl Verdict {
+    /// The words printed in the report.
+    pub fn vietnamese(self) -> &'static str {
+        match self {
+            Verdict::Met => "Đạt",
+            Verdict::NotMet => "Chưa đạt",
+            Verdict::Insufficient => "Chưa đủ số liệu",
+            Verdict::None => "–",
+        }
+    }
 }
 
 /// One task group of the budget table, in million VND per year.
@@ -79,11 +124,22 @@ struct PlanHeader {
     last_year: i32,
 }
 
+/// The indicator that puts spending against the budget (P6 of form
+/// 01/PCMD-H): its id, label and reference in percent.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BudgetIndicator {
+    pub id: String,
+    pub label: String,
+    pub target: f64,
+}
+
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct PlanFile {
     plan: PlanHeader,
     targets: Vec<Target>,
+    budget_indicator: Option<BudgetIndicator>,
     budget: Vec<BudgetGroup>,
 }
 
@@ -95,6 +151,8 @@ pub struct Plan {
     pub first_year: i32,
     pub last_year: i32,
     pub targets: Vec<Target>,
+    /// How the budget table is named and judged (P6), if the plan says.
+    pub budget_indicator: Option<BudgetIndicator>,
     pub budget: Vec<BudgetGroup>,
 }
 
@@ -131,6 +189,7 @@ impl Plan {
             first_year: file.plan.first_year,
             last_year: file.plan.last_year,
             targets: file.targets,
+            budget_indicator: file.budget_indicator,
             budget: file.budget,
         })
     }
@@ -173,5 +232,35 @@ mod tests {
         assert_eq!(p2.is_met(95.5), Some(true));
         assert_eq!(plan.targets[0].is_met(100.0), Some(true));
         assert_eq!(plan.targets[4].is_met(10.0), None);
+    }
+
+    #[test]
+    fn a_verdict_on_incomplete_parts_says_not_enough_data_unless_the_missing_part_cannot_change_it() {
+        let plan = Plan::embedded().unwrap_or_else(|e| panic!("{e}"));
+        let p3 = &plan.targets[2]; // at least 100 %
+        assert_eq!(p3.verdict(Some(50.0), true, true), Verdict::NotMet);
+        assert_eq!(
+            p3.verdict(Some(50.0), false, true),
+            Verdict::Insufficient,
+            "the numerator may grow"
+        );
+        assert_eq!(
+            p3.verdict(Some(50.0), true, false),
+            Verdict::NotMet,
+            "a larger denominator only lowers it"
+        );
+        assert_eq!(
+            p3.verdict(Some(100.0), false, true),
+            Verdict::Met,
+            "a larger numerator only raises it"
+        );
+        assert_eq!(p3.verdict(Some(100.0), true, false), Verdict::Insufficient);
+        assert_eq!(p3.verdict(Some(100.0), false, false), Verdict::Insufficient);
+        assert_eq!(p3.verdict(None, true, true), Verdict::None);
+        assert_eq!(p3.verdict(None, false, true), Verdict::Insufficient);
+        assert_eq!(plan.targets[4].verdict(Some(10.0), false, false), Verdict::None);
+        assert_eq!(Verdict::Insufficient.vietnamese(), "Chưa đủ số liệu");
+        let p6 = plan.budget_indicator.as_ref().map(|b| (b.id.as_str(), b.target));
+        assert_eq!(p6, Some(("P6", 100.0)));
     }
 }

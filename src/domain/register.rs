@@ -13,11 +13,12 @@ use unicode_normalization::UnicodeNormalization;
 
 use crate::error::Error;
 
-/// The register embedded in the binary (Bắc Kạn, 2004 – 30/6/2025).
+/// The register embedded in the binary: Bắc Kạn 2004 – 30/6/2025, then
+/// Thái Nguyên's 92 commune-level units from 1/7/2025.
 pub const EMBEDDED_REGISTER: &str = include_str!("../../templates/units/bac-kan.csv");
 
 /// Administrative level of a unit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Level {
     Province,
@@ -26,6 +27,24 @@ pub enum Level {
 }
 
 impl Level {
+    /// The level's word in Vietnamese, for messages.
+    pub fn vietnamese(self) -> &'static str {
+        match self {
+            Level::Province => "tỉnh",
+            Level::District => "huyện, thị xã, thành phố",
+            Level::Commune => "xã, phường, thị trấn",
+        }
+    }
+
+    /// The level's word in English, for the log and exports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Province => "province",
+            Level::District => "district",
+            Level::Commune => "commune",
+        }
+    }
+
     /// Digits of a code at this level (national list, Decision 124/2004/QĐ-TTg).
     pub fn code_width(self) -> usize {
         match self {
@@ -47,6 +66,11 @@ pub struct Unit {
     pub valid_from: NaiveDate,
     #[serde(default)]
     pub valid_to: Option<NaiveDate>,
+    /// For a unit that ceased and was taken over whole by another (a merged
+    /// province): the successor's code at the same level, in force from the
+    /// day after `valid_to`. Optional column; empty for most rows.
+    #[serde(default)]
+    pub successor_code: String,
 }
 
 impl Unit {
@@ -83,7 +107,8 @@ impl Register {
         Register::from_csv(EMBEDDED_REGISTER, Path::new("<embedded bac-kan.csv>"))
     }
 
-    /// Loads a register CSV (`level,code,name,parent_code,valid_from,valid_to`).
+    /// Loads a register CSV (`level,code,name,parent_code,valid_from,valid_to`
+    /// and optionally `successor_code`).
     ///
     /// # Errors
     /// [`Error::Io`] when unreadable, [`Error::Register`] naming the line.
@@ -127,7 +152,14 @@ impl Register {
                 message: "no units".into(),
             });
         }
-        Ok(Register::from_units(units))
+        let register = Register::from_units(units);
+        if let Some(problem) = register.successor_problems().into_iter().next() {
+            return Err(Error::Register {
+                path: origin.to_path_buf(),
+                message: problem,
+            });
+        }
+        Ok(register)
     }
 
     /// Builds a register from rows (synthetic registers, tests).
@@ -209,6 +241,141 @@ impl Register {
             .collect();
         list.sort_by(|a, b| a.code.cmp(&b.code));
         list
+    }
+
+    /// Problems with the declared successors: a successor must be a row of
+    /// the same level in force on the day after its predecessor ends, and
+    /// only a unit that ends can have one.
+    fn successor_problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        for unit in self.units.iter().filter(|u| !u.successor_code.is_empty()) {
+            let Some(end) = unit.valid_to else {
+                problems.push(format!(
+                    "{} {} names successor {} but has no valid_to (a successor takes over the day after it ends)",
+                    unit.level.as_str(),
+                    unit.code,
+                    unit.successor_code
+                ));
+                continue;
+            };
+            let from = end.succ_opt().unwrap_or(end);
+            if self.at(unit.level, &unit.successor_code, from).is_none() {
+                problems.push(format!(
+                    "{} {} names successor {}, but no {} {} is valid on {from}",
+                    unit.level.as_str(),
+                    unit.code,
+                    unit.successor_code,
+                    unit.level.as_str(),
+                    unit.successor_code
+                ));
+            }
+        }
+        problems
+    }
+
+    /// The province a workspace of province `code` answers to on `date`:
+    /// `code`'s own row when valid then, else its declared successor (and
+    /// theirs, in turn) once `code` has ended. `None` when the register holds
+    /// no province `code`, or none in force on `date` along that chain.
+    pub fn province_in_force(&self, code: &str, date: NaiveDate) -> Option<&Unit> {
+        let mut current = code.to_string();
+        // A chain of successors is short; the bound only guards a cycle.
+        for _ in 0..=self.units.len() {
+            if let Some(unit) = self.at(Level::Province, &current, date) {
+                return Some(unit);
+            }
+            let ended = self
+                .rows(Level::Province, &current)
+                .filter(|u| u.valid_to.is_some_and(|to| to < date) && !u.successor_code.is_empty())
+                .max_by_key(|u| u.valid_from)?;
+            current = ended.successor_code.clone();
+        }
+        None
+    }
+
+    /// Whether the register holds a province with this code at any date.
+    pub fn has_province(&self, code: &str) -> bool {
+        self.rows(Level::Province, code).next().is_some()
+    }
+
+    /// The units one level under a province, valid on `date`, by code: the
+    /// units that send a return for the month ending on `date`.
+    ///
+    /// The workspace's province `province` is followed to its successor
+    /// when it has ended (see [`Register::province_in_force`]); the units
+    /// are that province's children valid on `date` — its districts while
+    /// there is a district level, its communes after. A register that holds
+    /// no province `province` (an old synthetic register, a configuration
+    /// that names no province of its register) falls back to every district
+    /// valid on `date`, which is what baocao asked before provinces were
+    /// followed.
+    pub fn reporting_units(&self, province: &str, date: NaiveDate) -> Vec<&Unit> {
+        if !self.has_province(province) {
+            return self.districts_at(date);
+        }
+        let Some(in_force) = self.province_in_force(province, date) else {
+            return Vec::new();
+        };
+        let mut list: Vec<&Unit> = self
+            .by_parent
+            .get(&in_force.code)
+            .into_iter()
+            .flatten()
+            .map(|&i| &self.units[i])
+            .filter(|u| u.level != Level::Province && u.valid_on(date))
+            .collect();
+        list.sort_by(|a, b| a.code.cmp(&b.code));
+        list
+    }
+
+    /// The reporting unit `code` of the month ending `date`, if `code` is one.
+    pub fn reporting_unit(&self, province: &str, code: &str, date: NaiveDate) -> Option<&Unit> {
+        self.reporting_units(province, date)
+            .into_iter()
+            .find(|u| u.code == code)
+    }
+
+    /// The communes a reporting unit answers for on `date`: a district's
+    /// communes, or the commune itself when the unit is a commune (from
+    /// 1/7/2025 a commune reports for itself).
+    pub fn communes_of_unit<'a>(&'a self, unit: &'a Unit, date: NaiveDate) -> Vec<&'a Unit> {
+        match unit.level {
+            Level::Commune => vec![unit],
+            _ => self.communes_of(&unit.code, date),
+        }
+    }
+
+    /// The row of `code` at any level valid on `date` (districts first,
+    /// then communes, then provinces: codes of different widths never
+    /// collide, this only fixes an order).
+    pub fn any_level_at(&self, code: &str, date: NaiveDate) -> Option<&Unit> {
+        [Level::District, Level::Commune, Level::Province]
+            .into_iter()
+            .find_map(|level| self.at(level, code, date))
+    }
+
+    /// The level of the units that report on `date` for province
+    /// `province` (districts before a two-level reorganisation, communes
+    /// after); districts when none report then.
+    pub fn reporting_level(&self, province: &str, date: NaiveDate) -> Level {
+        self.reporting_units(province, date)
+            .first()
+            .map_or(Level::District, |u| u.level)
+    }
+
+    /// Resolves a unit code as a return writes it for a month whose
+    /// reporting units are at `level`: a number cell `61` means `061` for a
+    /// district month, `1840` means `01840` for a commune month. A code with
+    /// more digits than `level` takes the width of the next level that fits
+    /// (a commune code in a district month), so that the message can say
+    /// which unit it is.
+    pub fn normalize_code_for(text: &str, level: Level) -> Option<String> {
+        Register::normalize_code(text, level).or_else(|| {
+            [Level::District, Level::Commune]
+                .into_iter()
+                .filter(|l| l.code_width() > level.code_width())
+                .find_map(|l| Register::normalize_code(text, l))
+        })
     }
 
     /// Resolves a unit code as districts write it: a number cell `61` or text
@@ -324,6 +491,130 @@ mod tests {
         );
         assert_eq!(Register::normalize_code("Ba Bể", Level::District), None);
         assert_eq!(Register::normalize_code("12345", Level::District), None);
+    }
+
+    #[test]
+    fn reporting_units_are_the_8_districts_in_june_2025_and_the_92_communes_of_19_from_july() {
+        let r = register();
+        let june = r.reporting_units("06", date("2025-06-30"));
+        let codes: Vec<&str> = june.iter().map(|u| u.code.as_str()).collect();
+        assert_eq!(codes, ["058", "060", "061", "062", "063", "064", "065", "066"]);
+        assert!(june.iter().all(|u| u.level == Level::District && u.parent_code == "06"));
+        let july = r.reporting_units("06", date("2025-07-31"));
+        assert_eq!(july.len(), 92);
+        assert!(july.iter().all(|u| u.level == Level::Commune && u.parent_code == "19"));
+        // A workspace of the new province sees the same units.
+        assert_eq!(r.reporting_units("19", date("2025-07-31")).len(), 92);
+        assert!(r.reporting_units("19", date("2025-06-30")).is_empty());
+        // Before the change nothing of Thái Nguyên reports in a Bắc Kạn workspace.
+        assert_eq!(r.reporting_units("06", date("2011-08-31")).len(), 8);
+    }
+
+    #[test]
+    fn code_01840_is_another_ward_before_and_after_the_change() {
+        let r = register();
+        let before = r.at(Level::Commune, "01840", date("2025-06-30"));
+        let after = r.at(Level::Commune, "01840", date("2025-07-01"));
+        assert_eq!(before.map(|u| u.parent_code.as_str()), Some("058"));
+        assert_eq!(after.map(|u| u.parent_code.as_str()), Some("19"));
+        assert_ne!(before.map(|u| u.valid_from), after.map(|u| u.valid_from));
+        assert!(r.reporting_unit("06", "01840", date("2025-06-30")).is_none());
+        assert_eq!(
+            r.reporting_unit("06", "01840", date("2025-08-31"))
+                .map(|u| u.name.as_str()),
+            Some("Phường Đức Xuân")
+        );
+        // A commune reports for itself: its commune list is itself.
+        if let Some(unit) = after {
+            let own: Vec<&str> = r
+                .communes_of_unit(unit, date("2025-07-01"))
+                .iter()
+                .map(|u| u.code.as_str())
+                .collect();
+            assert_eq!(own, ["01840"]);
+        }
+    }
+
+    #[test]
+    fn the_successor_of_a_province_is_read_from_the_register_data() {
+        let csv = "level,code,name,parent_code,valid_from,valid_to,successor_code\n\
+                   province,71,Tỉnh Cũ,,2000-01-01,2010-12-31,72\n\
+                   district,711,Huyện Một,71,2000-01-01,2010-12-31,\n\
+                   commune,71101,Xã Một,711,2000-01-01,2010-12-31,\n\
+                   province,72,Tỉnh Mới,,2011-01-01,,\n\
+                   commune,72201,Xã Hai,72,2011-01-01,,\n\
+                   commune,72202,Xã Ba,72,2011-01-01,,\n";
+        let r = Register::from_csv(csv, Path::new("t.csv")).unwrap_or_default();
+        assert_eq!(
+            r.province_in_force("71", date("2011-01-01")).map(|u| u.code.as_str()),
+            Some("72")
+        );
+        let before: Vec<&str> = r
+            .reporting_units("71", date("2010-12-31"))
+            .iter()
+            .map(|u| u.code.as_str())
+            .collect();
+        let after: Vec<&str> = r
+            .reporting_units("71", date("2011-01-31"))
+            .iter()
+            .map(|u| u.code.as_str())
+            .collect();
+        assert_eq!(before, ["711"]);
+        assert_eq!(after, ["72201", "72202"]);
+        // Without the successor the old province simply has no units after its end.
+        let without = csv.replace("2010-12-31,72", "2010-12-31,");
+        let r = Register::from_csv(&without, Path::new("t.csv")).unwrap_or_default();
+        assert!(r.reporting_units("71", date("2011-01-31")).is_empty());
+    }
+
+    #[test]
+    fn a_register_without_the_successor_column_still_loads() {
+        let csv = "level,code,name,parent_code,valid_from,valid_to\n\
+                   province,71,Tỉnh Cũ,,2000-01-01,\n\
+                   district,711,Huyện Một,71,2000-01-01,\n";
+        let r = Register::from_csv(csv, Path::new("t.csv"));
+        assert_eq!(
+            r.map(|r| r.reporting_units("71", date("2020-01-31")).len()).ok(),
+            Some(1)
+        );
+    }
+
+    #[test]
+    fn a_successor_that_is_not_in_force_the_next_day_is_refused() {
+        let csv = "level,code,name,parent_code,valid_from,valid_to,successor_code\n\
+                   province,71,Tỉnh Cũ,,2000-01-01,2010-12-31,72\n\
+                   province,72,Tỉnh Mới,,2011-02-01,,\n";
+        let err = Register::from_csv(csv, Path::new("t.csv")).err().map(|e| e.to_string());
+        assert!(err.is_some_and(|e| e.contains("successor 72") && e.contains("2011-01-01")));
+    }
+
+    #[test]
+    fn unit_codes_are_padded_to_the_width_of_the_months_reporting_level() {
+        assert_eq!(
+            Register::normalize_code_for("1840", Level::Commune).as_deref(),
+            Some("01840")
+        );
+        assert_eq!(
+            Register::normalize_code_for("1840.0", Level::Commune).as_deref(),
+            Some("01840")
+        );
+        assert_eq!(
+            Register::normalize_code_for("61", Level::District).as_deref(),
+            Some("061")
+        );
+        // A commune code in a district month keeps its own width.
+        assert_eq!(
+            Register::normalize_code_for("01840", Level::District).as_deref(),
+            Some("01840")
+        );
+        assert_eq!(
+            Register::normalize_code_for("1840", Level::District).as_deref(),
+            Some("01840")
+        );
+        assert_eq!(Register::normalize_code_for("123456", Level::District), None);
+        let r = register();
+        assert_eq!(r.reporting_level("06", date("2025-06-30")), Level::District);
+        assert_eq!(r.reporting_level("06", date("2025-07-31")), Level::Commune);
     }
 
     #[test]

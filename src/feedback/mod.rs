@@ -20,7 +20,9 @@ use crate::store::{Status, StoredValue};
 pub struct FeedbackInput<'a> {
     /// File name as received.
     pub file_name: &'a str,
+    /// Arrival time as stored (UTC), shown in `timezone`.
     pub received_at: &'a str,
+    pub timezone: chrono_tz::Tz,
     pub status: Status,
     pub unit: Option<(&'a str, &'a str)>,
     pub period: Option<String>,
@@ -116,7 +118,10 @@ fn build(input: &FeedbackInput<'_>) -> Result<Workbook, XlsxError> {
         .unwrap_or_else(|| "(không xác định được)".into());
     for (label, value) in [
         ("Tệp:", input.file_name.to_string()),
-        ("Thời điểm nhận:", input.received_at.to_string()),
+        (
+            "Thời điểm nhận:",
+            crate::domain::local_time_text(input.received_at, input.timezone),
+        ),
         ("Đơn vị:", unit),
         (
             "Kỳ báo cáo:",

@@ -7,7 +7,7 @@
 //! check_one    every rule, against the stored history   → Checked
 //! ```
 //!
-//! `check` runs the three in a row for each file it is given; `ingest` runs
+//! `check` runs the three in a row for each file it is given ([`check_path`]); `ingest` runs
 //! `receive` and `extract_one` for many files at once on its pool (no file
 //! depends on another there), then `check_one` for each unit's files in
 //! arrival order against a [`StoreHistory`] that grows as the pass stores
@@ -89,7 +89,8 @@ pub fn read_limits(settings: &Settings) -> ReadLimits {
 /// (one of `forms`). A file that does not read as a workbook gives no
 /// return and one rule-1 finding saying why.
 pub fn extract_one(bytes: Vec<u8>, name: &str, forms: &[Form], limits: &ReadLimits) -> Extracted {
-    match read_workbook_bytes(bytes, limits, TABLE_HEADER) {
+    let read = tracing::debug_span!("read", file = %name).in_scope(|| read_workbook_bytes(bytes, limits, TABLE_HEADER));
+    match read {
         Ok(workbook) => extract(&workbook, forms, name),
         Err(problem) => read_problem(&problem, name, forms),
     }
@@ -122,8 +123,9 @@ pub fn claimed_unit(extracted: &Extracted) -> Option<&str> {
         .and_then(|field| field.value.as_deref())
 }
 
-/// What the rules need besides the return: the forms, the register, the
-/// calendar of `settings`, today, the file's name and the history.
+/// What the rules need besides the return: the forms, the province, the
+/// register, the calendar of `settings`, today, the file's name and the
+/// history.
 pub fn rules_context<'a>(
     settings: &'a Settings,
     today: NaiveDate,
@@ -132,6 +134,7 @@ pub fn rules_context<'a>(
 ) -> Context<'a> {
     Context {
         forms: &settings.forms,
+        province: &settings.config.province.code,
         register: &settings.register,
         calendar: &settings.calendar,
         today,
@@ -152,6 +155,31 @@ pub fn check_one(extracted: Extracted, ctx: &Context<'_>) -> Checked {
     findings.append(&mut checked.findings);
     checked.findings = findings;
     checked
+}
+
+/// The three stages for one file named `name` at `path`, as `baocao
+/// check` runs them: the history its rules see is what `store` holds for
+/// its unit (none without a store). A file that cannot be opened is a
+/// finding, as a file that does not read as a workbook.
+///
+/// # Errors
+/// [`Error::Database`] when the history cannot be loaded.
+pub fn check_path(
+    path: &Path,
+    name: &str,
+    settings: &Settings,
+    today: NaiveDate,
+    store: Option<&Store>,
+) -> Result<Checked, Error> {
+    let extracted = match receive(path, name) {
+        Ok((_, bytes)) => extract_one(bytes, name, &settings.forms, &read_limits(settings)),
+        Err(error) => unreadable(&error, name, &settings.forms),
+    };
+    let mut history = StoreHistory::default();
+    if let (Some(store), Some(unit)) = (store, claimed_unit(&extracted)) {
+        history.load_unit(store, unit)?;
+    }
+    Ok(check_one(extracted, &rules_context(settings, today, name, &history)))
 }
 
 /// The current stored values of the units seen so far, loaded from the

@@ -330,7 +330,9 @@ pub fn extract(workbook: &Workbook, forms: &[Form], file: &str) -> Extracted {
     let unit_code = find_labelled_cell(sheet, LABEL_UNIT_CODE).map(|(cell, value)| {
         let read = value.display();
         Field {
-            value: Register::normalize_code(&read, Level::District),
+            // Width by digits here (3 a district, 4–5 a commune); validate
+            // settles it against the reporting level of the period.
+            value: Register::normalize_code_for(&read, Level::District),
             read,
             cell,
         }

@@ -177,6 +177,7 @@ pub fn regenerate_feedback(settings: &Settings, store: &Store, submission: &Subm
     let input = FeedbackInput {
         file_name: &submission.file_name,
         received_at: &submission.received_at,
+        timezone: settings.timezone,
         status: submission.status,
         unit: submission.unit_code.as_deref().map(|c| (c, "")),
         period: submission.period.map(|p| p.to_string()),

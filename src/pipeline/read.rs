@@ -22,7 +22,6 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::io::{Cursor, Read};
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 
 use calamine::{Data, DataRef, Ods, OdsError, Reader, SheetType, Xls, XlsError, Xlsb, Xlsx};
@@ -477,7 +476,7 @@ pub fn read_workbook_bytes_with(
             check_zip_inflation(&mut archive, limits)?;
             if format == WorkbookFormat::Xlsx && xlsx_reader == XlsxReader::Quick {
                 // A reader bug on a hostile file must cost one file, not the batch.
-                match catch_unwind(AssertUnwindSafe(|| fast::read(&mut archive, limits, tables))) {
+                match contain::contain(|| fast::read(&mut archive, limits, tables)) {
                     Ok(fast::Outcome::Sheets(sheets)) => return finish(Workbook { format, sheets }),
                     Ok(fast::Outcome::Problem(problem)) => return Err(problem),
                     Ok(fast::Outcome::Unsure) | Err(_) => {}
@@ -497,7 +496,7 @@ pub fn read_workbook_bytes_with(
         Sniffed::Other(kind) => return Err(ReadProblem::NotAWorkbook { looks_like: kind }),
     };
     // A parser bug on a hostile file must cost one file, not the batch.
-    let parsed = catch_unwind(AssertUnwindSafe(|| parse(format, bytes, limits, tables)));
+    let parsed = contain::contain(|| parse(format, bytes, limits, tables));
     let workbook = parsed.unwrap_or_else(|_| {
         Err(ReadProblem::Corrupt {
             detail: "the spreadsheet reader failed on this file".into(),
@@ -979,6 +978,7 @@ pub fn column_letters(col: u32) -> String {
     out.iter().rev().collect()
 }
 
+mod contain;
 mod fast;
 #[cfg(test)]
 pub(crate) mod fixtures;

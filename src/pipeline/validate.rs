@@ -93,6 +93,9 @@ pub struct Context<'a> {
     /// Every known form version (a return names its own).
     pub forms: &'a [Form],
     pub register: &'a Register,
+    /// The workspace's province code: its units one level down (its
+    /// successor's after it ends) are the units that may send a return.
+    pub province: &'a str,
     pub calendar: &'a ReportingCalendar,
     /// Today, injected so that "not in the future" is testable.
     pub today: NaiveDate,
@@ -232,8 +235,8 @@ impl Checked {
 pub fn history_months(form: &Form, period: Period) -> Vec<Period> {
     let mut back = 1;
     for rule in &form.rules {
-        if let RuleKind::Outlier { window_months, .. } = rule.kind {
-            back = back.max(i64::from(window_months));
+        if let RuleKind::Outlier(outlier) = &rule.kind {
+            back = back.max(i64::from(outlier.window_months));
         }
     }
     (1..=back).map(|n| period.add_months(-n)).collect()
@@ -432,7 +435,7 @@ fn check_identity<'a>(raw: &RawReturn, ctx: &Context<'a>, findings: &mut Vec<Fin
                         severity,
                         file,
                         format!(
-                            "Ô {} (Mã đơn vị): \"{}\" không phải mã đơn vị hành chính cấp huyện (3 chữ số, ví dụ 061).",
+                            "Ô {} (Mã đơn vị): \"{}\" không phải mã đơn vị hành chính (huyện: 3 chữ số, ví dụ 061; xã, phường: 5 chữ số, ví dụ 01840).",
                             field.cell, field.read
                         ),
                         format!(
@@ -442,7 +445,7 @@ fn check_identity<'a>(raw: &RawReturn, ctx: &Context<'a>, findings: &mut Vec<Fin
                     )
                     .at(sheet, Some(field.cell.clone()))
                     .value(field.read.clone())
-                    .expected("3 chữ số / 3 digits"),
+                    .expected("3 hoặc 5 chữ số / 3 or 5 digits"),
                 );
                 None
             }
@@ -468,7 +471,7 @@ fn check_identity<'a>(raw: &RawReturn, ctx: &Context<'a>, findings: &mut Vec<Fin
 
 #[allow(clippy::too_many_arguments)]
 fn check_unit<'a>(
-    code: &str,
+    extracted: &str,
     cell: &str,
     read: &str,
     period: Option<Period>,
@@ -478,59 +481,180 @@ fn check_unit<'a>(
     findings: &mut Vec<Finding>,
 ) -> Option<&'a Unit> {
     let register = ctx.register;
-    let rows = register.rows_of(Level::District, code);
+    let province = ctx.province;
     let finding = |vi: String, en: String| {
         Finding::new(rule, severity, ctx.file, vi, en)
             .at(&raw.sheet, Some(cell.to_string()))
             .value(read.to_string())
     };
+    // The code's width follows the month: a number cell 1840 is commune
+    // 01840 in a month when communes report, 61 is district 061 before.
+    let end = period.map(|p| p.end(ctx.calendar));
+    let level = end.map_or(Level::District, |end| register.reporting_level(province, end));
+    // A code written with its leading zeros ("061") keeps its width: it
+    // is only padded to the month's level when that names a unit.
+    let padded = Register::normalize_code_for(read, level);
+    if let Some(unit) = end
+        .zip(padded.as_deref())
+        .and_then(|(end, code)| register.reporting_unit(province, code, end))
+    {
+        return Some(unit);
+    }
+    if let Some(unit) = end.and_then(|end| register.reporting_unit(province, extracted, end)) {
+        return Some(unit);
+    }
+    let code = match padded {
+        Some(padded) if register.units().iter().any(|u| u.code == padded) => padded,
+        _ => extracted.to_string(),
+    };
+    let code = code.as_str();
+    let mut rows: Vec<&Unit> = register.units().iter().filter(|u| u.code == code).collect();
+    rows.sort_by_key(|u| u.valid_from);
+    let example = end
+        .and_then(|end| register.reporting_units(province, end).first().map(|u| u.code.clone()))
+        .unwrap_or_else(|| "061".into());
     if rows.is_empty() {
-        let other_level = register
-            .units()
-            .iter()
-            .find(|u| u.level != Level::District && u.code == code)
-            .map(|u| u.name.clone());
-        let (vi, en) = match other_level {
-            Some(name) => (
-                format!("Ô {cell} (Mã đơn vị): mã {code} là mã của {name}, không phải mã một huyện, thị xã, thành phố."),
-                format!("cell {cell} (unit code): {code} is {name}, not a district"),
+        findings.push(finding(
+            format!(
+                "Ô {cell} (Mã đơn vị): mã {code} không có trong danh mục đơn vị hành chính của tỉnh. Đề nghị ghi đúng mã {} (ví dụ {example}).",
+                match level {
+                    Level::Commune => "xã, phường",
+                    _ => "huyện",
+                }
             ),
-            None => (
-                format!("Ô {cell} (Mã đơn vị): mã {code} không có trong danh mục đơn vị hành chính của tỉnh. Đề nghị ghi đúng mã huyện (ví dụ 061)."),
-                format!("cell {cell} (unit code): {code} is not in the unit register"),
-            ),
-        };
-        findings.push(finding(vi, en));
+            format!("cell {cell} (unit code): {code} is not in the unit register"),
+        ));
         return None;
     }
-    // Without a period the code can only be checked for existence.
-    let period = period?;
-    let end = period.end(ctx.calendar);
-    match register.district_at(code, end) {
-        Some(unit) => Some(unit),
-        None => {
-            let validity: Vec<String> = rows
-                .iter()
-                .map(|u| {
-                    let to = u.valid_to.map_or("nay".to_string(), dmy);
-                    format!("{} từ {} đến {}", u.name, dmy(u.valid_from), to)
-                })
-                .collect();
-            let validity_en: Vec<String> = rows.iter().map(|u| format!("{} {}", u.name, u.validity())).collect();
+    let Some((period, end)) = period.zip(end) else {
+        // Without a period the code can only be checked for its level.
+        if let Some(other) = rows.iter().find(|u| u.level != Level::District) {
+            findings.push(finding(
+                format!(
+                    "Ô {cell} (Mã đơn vị): mã {code} là mã của {}, không phải mã một huyện, thị xã, thành phố.",
+                    other.name
+                ),
+                format!("cell {cell} (unit code): {code} is {}, not a district", other.name),
+            ));
+        }
+        return None;
+    };
+    let reporting = register.reporting_units(province, end);
+    // When the structure changed: the first day of the province in force.
+    let structure_from = register.province_in_force(province, end).map(|p| p.valid_from);
+    // Rows of this code that were, at their own dates, a reporting unit.
+    let reported_at = |u: &Unit| {
+        register
+            .reporting_unit(province, &u.code, u.valid_from)
+            .is_some_and(|r| r == u)
+    };
+
+    // A district whose level no longer exists at the period's end: the
+    // return must come from the communes now.
+    if let Some(gone) = rows
+        .iter()
+        .rev()
+        .find(|u| u.level == Level::District && u.valid_to.is_some_and(|to| to < end) && reported_at(u))
+    {
+        if level == Level::Commune {
+            let to = gone.valid_to.map_or(String::new(), dmy);
+            let from = structure_from.map_or(String::new(), dmy);
             findings.push(
                 finding(
                     format!(
-                        "Ô {cell} (Mã đơn vị): mã {code} không còn hiệu lực vào cuối kỳ báo cáo ({}); mã này có hiệu lực: {}.",
+                        "Ô {cell} (Mã đơn vị): {} (mã {code}) không còn tồn tại vào cuối kỳ báo cáo ({}): đơn vị hành chính cấp huyện đã kết thúc ngày {to}. Từ ngày {from}, mỗi xã, phường báo cáo trực tiếp cho tỉnh; {} không lập báo cáo cho {}. Đề nghị từng xã, phường lập báo cáo riêng theo mẫu biểu cấp xã (mã đơn vị 5 chữ số, ví dụ {example}).",
+                        gone.name,
                         dmy(end),
-                        validity.join("; ")
+                        gone.name,
+                        period.vietnamese().to_lowercase()
                     ),
-                    format!("cell {cell} (unit code): {code} is not valid on {end}; valid: {}", validity_en.join("; ")),
+                    format!(
+                        "cell {cell} (unit code): district {code} ({}) no longer exists on {end} (ended {}); from {} the communes report: one return per commune",
+                        gone.name,
+                        gone.valid_to.map_or(String::new(), |d| d.to_string()),
+                        structure_from.map_or(String::new(), |d| d.to_string())
+                    ),
                 )
-                .expected(format!("valid on {end}")),
+                .expected(format!("một xã, phường (5 chữ số) / a commune valid on {end}")),
             );
-            None
+            return None;
         }
     }
+    // A unit that reports only from a later date (a commune of the new
+    // province before the change).
+    if let Some(later) = rows.iter().find(|u| u.valid_from > end && reported_at(u)) {
+        let parent = register
+            .at(Level::Province, &later.parent_code, later.valid_from)
+            .map_or(later.parent_code.clone(), |p| p.name.clone());
+        findings.push(
+            finding(
+                format!(
+                    "Ô {cell} (Mã đơn vị): {} (mã {code}, thuộc {parent}) chỉ là đơn vị báo cáo từ ngày {}. Vào cuối kỳ báo cáo ({}), các đơn vị báo cáo là các {} ({} đơn vị), nên {} không lập báo cáo cho {}: số liệu kỳ này của địa bàn do các {} báo cáo. Đề nghị kiểm tra lại kỳ báo cáo.",
+                    later.name,
+                    dmy(later.valid_from),
+                    dmy(end),
+                    level.vietnamese(),
+                    reporting.len(),
+                    later.name,
+                    period.vietnamese().to_lowercase(),
+                    level.vietnamese()
+                ),
+                format!(
+                    "cell {cell} (unit code): {code} ({}) reports only from {}; on {end} the reporting units are {} {}s",
+                    later.name,
+                    later.valid_from,
+                    reporting.len(),
+                    level.as_str()
+                ),
+            )
+            .expected(format!("một {} / a {} valid on {end}", level.vietnamese(), level.as_str())),
+        );
+        return None;
+    }
+    let same_level: Vec<&&Unit> = rows.iter().filter(|u| u.level == level).collect();
+    if same_level.iter().all(|u| !u.valid_on(end)) && !same_level.is_empty() {
+        let validity: Vec<String> = same_level
+            .iter()
+            .map(|u| {
+                let to = u.valid_to.map_or("nay".to_string(), dmy);
+                format!("{} từ {} đến {}", u.name, dmy(u.valid_from), to)
+            })
+            .collect();
+        let validity_en: Vec<String> = same_level
+            .iter()
+            .map(|u| format!("{} {}", u.name, u.validity()))
+            .collect();
+        findings.push(
+            finding(
+                format!(
+                    "Ô {cell} (Mã đơn vị): mã {code} không còn hiệu lực vào cuối kỳ báo cáo ({}); mã này có hiệu lực: {}.",
+                    dmy(end),
+                    validity.join("; ")
+                ),
+                format!("cell {cell} (unit code): {code} is not valid on {end}; valid: {}", validity_en.join("; ")),
+            )
+            .expected(format!("valid on {end}")),
+        );
+        return None;
+    }
+    let other = rows
+        .iter()
+        .rev()
+        .find(|u| u.valid_on(end))
+        .or_else(|| rows.last())
+        .map_or(String::new(), |u| u.name.clone());
+    findings.push(
+        finding(
+            format!(
+                "Ô {cell} (Mã đơn vị): mã {code} là mã của {other}, không phải mã một {} báo cáo vào kỳ này (ngày {}). Đề nghị ghi đúng mã đơn vị báo cáo (ví dụ {example}).",
+                level.vietnamese(),
+                dmy(end)
+            ),
+            format!("cell {cell} (unit code): {code} is {other}, not a reporting {} on {end}", level.as_str()),
+        )
+        .expected(format!("a reporting {} on {end}", level.as_str())),
+    );
+    None
 }
 
 /// Which value of a line.
@@ -610,7 +734,7 @@ impl<'a> Checker<'a> {
         let needs_history = form.rules.iter().any(|r| {
             matches!(
                 r.kind,
-                RuleKind::YtdConsistency | RuleKind::NonDecreasingInYear { .. } | RuleKind::Outlier { .. }
+                RuleKind::YtdConsistency | RuleKind::NonDecreasingInYear { .. } | RuleKind::Outlier(_)
             )
         });
         let history = if needs_history {
@@ -666,12 +790,7 @@ impl<'a> Checker<'a> {
                 RuleKind::CommuneFlagCounts => self.commune_flag_counts(rule),
                 RuleKind::YtdConsistency => self.ytd_consistency(rule),
                 RuleKind::NonDecreasingInYear { lines } => self.non_decreasing_in_year(rule, lines),
-                RuleKind::Outlier {
-                    robust_sd,
-                    window_months,
-                    min_history,
-                    jump_factor,
-                } => self.outlier(rule, *robust_sd, *window_months, *min_history, *jump_factor),
+                RuleKind::Outlier(outlier) => self.outlier(rule, outlier),
             }
         }
     }
@@ -699,19 +818,16 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn has_ytd(&self, code: &str) -> bool {
-        self.form.line(code).is_some_and(|l| l.ytd)
-    }
-
-    /// Tolerance of a comparison: money within the form's tolerance, counts exact.
-    fn tolerance(&self, codes: &[&str]) -> f64 {
+    /// Tolerance of a comparison in thousandths of the lines' unit (see
+    /// [`rules::thousandths`]): money within the form's tolerance, counts exact.
+    fn tolerance(&self, codes: &[&str]) -> i64 {
         if codes
             .iter()
             .any(|c| self.form.line(c).is_some_and(|l| l.kind == LineKind::Money))
         {
-            self.form.money_tolerance
+            rules::thousandths(self.form.money_tolerance)
         } else {
-            1e-9
+            0
         }
     }
 
@@ -743,16 +859,6 @@ impl<'a> Checker<'a> {
         )
         .at(&self.raw.sheet, cell)
         .line(code, label)
-    }
-
-    /// The columns a rule over `codes` applies to: this period always, the
-    /// year to date when every line carries one.
-    fn columns(&self, codes: &[&str]) -> Vec<Col> {
-        if codes.iter().all(|c| self.has_ytd(c)) {
-            vec![Col::This, Col::Ytd]
-        } else {
-            vec![Col::This]
-        }
     }
 
     // ---- structure -------------------------------------------------------

@@ -6,7 +6,7 @@
 use chrono::NaiveDate;
 
 use crate::config::Settings;
-use crate::domain::{Period, Unit};
+use crate::domain::{local_time, Period, Unit};
 use crate::error::Error;
 use crate::store::{Status, Store, Submission};
 
@@ -23,7 +23,7 @@ pub struct MonthStatus {
     /// Status of the latest submission received.
     pub latest_status: Option<Status>,
     pub latest_file: Option<String>,
-    /// Date the first accepted return arrived.
+    /// Date the first accepted return arrived, in the office's time zone.
     pub accepted_on: Option<NaiveDate>,
     pub deadline: NaiveDate,
     /// Days after the deadline the first accepted return arrived (0 = on time).
@@ -75,14 +75,10 @@ impl Rates {
 pub fn expected_units(settings: &Settings, month: Period) -> Vec<Unit> {
     settings
         .register
-        .districts_at(month.end(&settings.calendar))
+        .reporting_units(&settings.config.province.code, month.end(&settings.calendar))
         .into_iter()
         .cloned()
         .collect()
-}
-
-fn date_of(iso: &str) -> Option<NaiveDate> {
-    NaiveDate::parse_from_str(iso.get(..10)?, "%Y-%m-%d").ok()
 }
 
 /// The status of every expected unit in every month of `period`, by unit
@@ -101,7 +97,11 @@ pub fn month_statuses(settings: &Settings, store: &Store, period: Period) -> Res
                 .find(|s| s.status.is_accepted() && s.superseded_by.is_none())
                 .cloned();
             let first_accepted = submissions.iter().find(|s| s.status.is_accepted());
-            let accepted_on = first_accepted.and_then(|s| date_of(&s.received_at));
+            // The office's calendar decides: a file of 06/02 01:30 in Hanoi
+            // is 05/02 in UTC, and late against a deadline of 05/02.
+            let accepted_on = first_accepted
+                .and_then(|s| local_time(&s.received_at, settings.timezone))
+                .map(|t| t.date_naive());
             let days_late = accepted_on.map(|d| (d - deadline).num_days().max(0));
             let latest = submissions.last();
             out.push(MonthStatus {

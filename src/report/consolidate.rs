@@ -1,10 +1,19 @@
 //! Consolidation with Polars over the current (accepted, not superseded)
 //! stored values: for any window of months, each unit's figure per line —
 //! flows (`sum`) add their months, stocks (`last`) take the window's last
-//! month — and the province as the sum of its units. Blank is not zero: a
-//! unit missing a month, or a blank line, makes the figure *incomplete*
-//! (the known part is still shown, flagged), never silently filled. Ratios
-//! are recomputed from aggregated numerators and denominators.
+//! month — and the province as the sum of its units.
+//!
+//! Who counts is the [`Roster`]: the units that were reporting units in each
+//! month of the window (the register decides, month by month). A unit counts
+//! for the months in which it reported to the province and no others, so a
+//! district that ended in June still adds its January–June flows to a year,
+//! and a stock, a state at the window's end, counts only the units of the
+//! last month (for the others it does not apply: "–").
+//!
+//! Blank is not zero: a month without a return, or a cell left blank, makes
+//! the figure *incomplete*; the known part is still shown and flagged, and a
+//! figure with nothing known is blank, never 0. Ratios are recomputed from
+//! aggregated numerators and denominators.
 //!
 //! Polars does the arithmetic; Rust only moves the results into the layout
 //! of the workbook.
@@ -13,12 +22,74 @@ use std::collections::HashMap;
 
 use polars::prelude::*;
 
-use crate::domain::{Agg, Form, Period};
+use crate::domain::{Agg, Line, Period, Unit};
 use crate::error::Error;
 use crate::store::Store;
 
 fn polars_error(e: PolarsError) -> Error {
     Error::Consolidation(Box::new(e))
+}
+
+/// The reporting units of each month of a window, oldest month first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Roster {
+    months: Vec<(Period, Vec<String>)>,
+    /// Every unit of the window in order of first appearance, named as in
+    /// the last month it reported.
+    units: Vec<Unit>,
+}
+
+impl Roster {
+    /// A roster from each month's reporting units (as the register gives
+    /// them for the month's end).
+    pub fn new(months: Vec<(Period, Vec<Unit>)>) -> Roster {
+        let mut units: Vec<Unit> = Vec::new();
+        let mut index: HashMap<String, usize> = HashMap::new();
+        let months = months
+            .into_iter()
+            .map(|(month, list)| {
+                let codes = list.iter().map(|u| u.code.clone()).collect();
+                for unit in list {
+                    match index.get(&unit.code) {
+                        Some(&i) => units[i] = unit,
+                        None => {
+                            index.insert(unit.code.clone(), units.len());
+                            units.push(unit);
+                        }
+                    }
+                }
+                (month, codes)
+            })
+            .collect();
+        Roster { months, units }
+    }
+
+    /// Every unit that reported in some month of the window.
+    pub fn units(&self) -> &[Unit] {
+        &self.units
+    }
+
+    /// The codes of [`Roster::units`].
+    pub fn codes(&self) -> Vec<String> {
+        self.units.iter().map(|u| u.code.clone()).collect()
+    }
+
+    /// The months of the window with their reporting units' codes.
+    pub fn months(&self) -> &[(Period, Vec<String>)] {
+        &self.months
+    }
+
+    /// The window's last month.
+    pub fn last_month(&self) -> Option<Period> {
+        self.months.last().map(|(m, _)| *m)
+    }
+
+    /// Whether `unit` was a reporting unit in `month`.
+    pub fn expects(&self, unit: &str, month: Period) -> bool {
+        self.months
+            .iter()
+            .any(|(m, codes)| *m == month && codes.iter().any(|c| c == unit))
+    }
 }
 
 /// The stored values of some months, one row per (unit, month, line), with
@@ -39,6 +110,12 @@ fn intern(ids: &mut HashMap<String, u32>, text: &str) -> u32 {
     let id = ids.len() as u32;
     ids.insert(text.to_string(), id);
     id
+}
+
+/// Ids for `codes`; codes never seen get ids of their own (they match no
+/// stored row), and the same code always the same id.
+fn ids_for(ids: &mut HashMap<String, u32>, codes: &[String]) -> Vec<u32> {
+    codes.iter().map(|c| intern(ids, c)).collect()
 }
 
 impl StoredFrame {
@@ -111,90 +188,86 @@ impl StoredFrame {
             line_ids,
         )
     }
-
-    /// Ids for `codes`; codes the frame has never seen get ids of their own
-    /// (they match no stored row).
-    fn ids(known: &HashMap<String, u32>, codes: &[String]) -> Vec<u32> {
-        let mut next = known.len() as u32;
-        codes
-            .iter()
-            .map(|c| {
-                known.get(c).copied().unwrap_or_else(|| {
-                    next += 1;
-                    next - 1
-                })
-            })
-            .collect()
-    }
-
-    /// The province total of each of `lines` for every month from `first`
-    /// to `last`: month → values in the order of `lines` (`None` when no
-    /// unit reported it).
-    ///
-    /// # Errors
-    /// A Polars error.
-    pub fn monthly_province(&self, lines: &[&str], first: Period, last: Period) -> Result<MonthlyTotals, Error> {
-        let codes: Vec<String> = lines.iter().map(|s| (*s).to_string()).collect();
-        let ids = StoredFrame::ids(&self.line_ids, &codes);
-        let (first_m, last_m) = (first.month_ordinal() as i32, last.month_ordinal() as i32);
-        let wanted = ids.iter().fold(lit(false), |acc, id| acc.or(col("line").eq(lit(*id))));
-        let sums = self
-            .frame
-            .clone()
-            .lazy()
-            .filter(
-                col("month")
-                    .gt_eq(lit(first_m))
-                    .and(col("month").lt_eq(lit(last_m)))
-                    .and(wanted),
-            )
-            .group_by([col("month"), col("line")])
-            .agg([col("value").sum().alias("sum"), col("value").count().alias("reported")])
-            .collect()
-            .map_err(polars_error)?;
-        let month = sums
-            .column("month")
-            .and_then(|c| c.i32().cloned())
-            .map_err(polars_error)?;
-        let line = sums
-            .column("line")
-            .and_then(|c| c.u32().cloned())
-            .map_err(polars_error)?;
-        let sum = sums
-            .column("sum")
-            .and_then(|c| c.f64().cloned())
-            .map_err(polars_error)?;
-        let reported = sums
-            .column("reported")
-            .and_then(|c| c.cast(&DataType::UInt32))
-            .map_err(polars_error)?;
-        let reported = reported.u32().cloned().map_err(polars_error)?;
-        let mut out: Vec<(Period, Vec<Option<f64>>)> = (first_m..=last_m)
-            .map(|m| (first.add_months(i64::from(m - first_m)), vec![None; lines.len()]))
-            .collect();
-        for (((m, l), s), n) in month.iter().zip(line.iter()).zip(sum.iter()).zip(reported.iter()) {
-            let (Some(m), Some(l)) = (m, l) else { continue };
-            let (Some(slot), Some(k)) = (out.get_mut((m - first_m) as usize), ids.iter().position(|id| *id == l))
-            else {
-                continue;
-            };
-            if n.unwrap_or(0) > 0 {
-                slot.1[k] = s;
-            }
-        }
-        Ok(out)
-    }
 }
 
-/// Month → province totals of some lines, in the order asked.
-pub type MonthlyTotals = Vec<(Period, Vec<Option<f64>>)>;
-
-/// One figure: the value (the known part when incomplete) and whether every
-/// month and cell it needs was reported.
+/// One figure: the value (the known part when incomplete), whether every
+/// month and cell it needs was reported, and whether it applies at all (a
+/// stock of a unit that no longer reported in the window's last month does
+/// not: it is shown "–" and adds nothing to the province).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Figure {
     pub value: Option<f64>,
     pub complete: bool,
+    pub applies: bool,
+}
+
+impl Figure {
+    /// A figure nothing is known of.
+    pub const UNKNOWN: Figure = Figure {
+        value: None,
+        complete: false,
+        applies: true,
+    };
+
+    /// A figure that does not apply (see [`Figure`]).
+    pub const NOT_APPLICABLE: Figure = Figure {
+        value: None,
+        complete: true,
+        applies: false,
+    };
+
+    /// The sum of figures: the known parts added, complete when every part
+    /// is, blank when no part is known. Parts that do not apply are left out.
+    pub fn sum<'a>(parts: impl IntoIterator<Item = &'a Figure>) -> Figure {
+        let mut total = Figure::NOT_APPLICABLE;
+        let mut any_known = false;
+        let mut sum = 0.0;
+        for part in parts.into_iter().filter(|p| p.applies) {
+            if !total.applies {
+                total = Figure {
+                    value: None,
+                    complete: true,
+                    applies: true,
+                };
+            }
+            total.complete &= part.complete;
+            if let Some(v) = part.value {
+                sum += v;
+                any_known = true;
+            }
+        }
+        if any_known {
+            total.value = Some(sum);
+        }
+        total
+    }
+}
+
+/// The months a unit's figure lacks: without an accepted return, or with
+/// the line's cell left blank.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Gaps {
+    pub no_return: Vec<Period>,
+    pub blank: Vec<Period>,
+}
+
+impl Gaps {
+    pub fn is_empty(&self) -> bool {
+        self.no_return.is_empty() && self.blank.is_empty()
+    }
+
+    /// "thiếu báo cáo tháng 2015-03; ô để trống tháng 2015-04", for notes.
+    pub fn vietnamese(&self) -> String {
+        let list = |months: &[Period]| months.iter().map(Period::to_string).collect::<Vec<_>>().join(", ");
+        let mut parts = Vec::new();
+        if !self.no_return.is_empty() {
+            parts.push(format!("thiếu báo cáo tháng {}", list(&self.no_return)));
+        }
+        if !self.blank.is_empty() {
+            parts.push(format!("ô để trống trong báo cáo tháng {}", list(&self.blank)));
+        }
+        parts.join("; ")
+    }
 }
 
 /// Every line × unit figure of one window, and the province.
@@ -202,8 +275,9 @@ pub struct Figure {
 pub struct Figures {
     pub units: Vec<String>,
     pub lines: Vec<String>,
-    /// Line-major: `cells[line * units.len() + unit]`.
+    /// Line-major: `cells[line * units.len() + unit]`, and `gaps` alike.
     cells: Vec<Figure>,
+    gaps: Vec<Gaps>,
     pub province: Vec<Figure>,
 }
 
@@ -211,6 +285,11 @@ impl Figures {
     /// The figure of line `line` (index) for unit `unit` (index).
     pub fn unit(&self, line: usize, unit: usize) -> Figure {
         self.cells[line * self.units.len() + unit]
+    }
+
+    /// What the figure of line `line` for unit `unit` (indices) lacks.
+    pub fn gaps(&self, line: usize, unit: usize) -> &Gaps {
+        &self.gaps[line * self.units.len() + unit]
     }
 
     /// The figure of a line code for a unit code.
@@ -225,187 +304,203 @@ impl Figures {
         let l = self.lines.iter().position(|x| x == line)?;
         Some(self.province[l])
     }
+
+    /// The codes of the units whose figure of line `line` (index) is
+    /// incomplete: what the province's figure lacks.
+    pub fn lacking(&self, line: usize) -> Vec<String> {
+        (0..self.units.len())
+            .filter(|&u| !self.unit(line, u).complete)
+            .map(|u| self.units[u].clone())
+            .collect()
+    }
 }
 
-/// The figures of `units` for the months `first..=last`.
+/// The figures of `lines` for the units and months of `roster`.
 ///
 /// # Errors
 /// A Polars error.
-pub fn consolidate(
-    stored: &StoredFrame,
-    form: &Form,
-    units: &[String],
-    first: Period,
-    last: Period,
-) -> Result<Figures, Error> {
-    let (first_m, last_m) = (first.month_ordinal() as i32, last.last_month().month_ordinal() as i32);
-    let months = (last_m - first_m + 1).max(0) as u32;
-    let lines: Vec<String> = form.lines.iter().map(|l| l.code.clone()).collect();
-    let flows: Vec<bool> = form.lines.iter().map(|l| l.agg == Agg::Sum).collect();
+pub fn consolidate(stored: &StoredFrame, lines: &[&Line], roster: &Roster) -> Result<Figures, Error> {
+    let units = roster.codes();
+    let line_codes: Vec<String> = lines.iter().map(|l| l.code.clone()).collect();
+    let last_m = roster.last_month().map_or(i32::MIN, |m| m.month_ordinal() as i32);
 
-    // Every (unit, line) expected, so a unit that sent nothing still shows.
-    let unit_ids = StoredFrame::ids(&stored.unit_ids, units);
-    let line_ids = StoredFrame::ids(&stored.line_ids, &lines);
-    let n = units.len() * lines.len();
-    let mut grid_unit = Vec::with_capacity(n);
-    let mut grid_line = Vec::with_capacity(n);
-    let mut grid_agg = Vec::with_capacity(n);
-    let mut grid_order = Vec::with_capacity(n);
-    for (l, line_id) in line_ids.iter().enumerate() {
-        for (u, unit_id) in unit_ids.iter().enumerate() {
-            grid_unit.push(*unit_id);
-            grid_line.push(*line_id);
-            grid_agg.push(flows[l]);
-            grid_order.push((l * units.len() + u) as u32);
+    // Every (unit, month, line) a figure needs: the months a unit reported
+    // in, for each line. Stored rows outside it do not count.
+    let mut unit_ids = stored.unit_ids.clone();
+    let unit_id = ids_for(&mut unit_ids, &units);
+    let mut line_ids = stored.line_ids.clone();
+    let line_id = ids_for(&mut line_ids, &line_codes);
+    let position: HashMap<&str, usize> = units.iter().enumerate().map(|(i, c)| (c.as_str(), i)).collect();
+    let (mut g_unit, mut g_month, mut g_line, mut g_flow, mut g_order) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for (month, codes) in roster.months() {
+        let m = month.month_ordinal() as i32;
+        for code in codes {
+            let Some(&u) = position.get(code.as_str()) else {
+                continue;
+            };
+            for (l, line) in lines.iter().enumerate() {
+                g_unit.push(unit_id[u]);
+                g_month.push(m);
+                g_line.push(line_id[l]);
+                g_flow.push(line.agg == Agg::Sum);
+                g_order.push((l * units.len() + u) as u32);
+            }
         }
     }
-    let grid = DataFrame::new_infer_height(vec![
-        Column::new("unit".into(), grid_unit),
-        Column::new("line".into(), grid_line),
-        Column::new("agg".into(), grid_agg),
-        Column::new("order".into(), grid_order),
+    let needed = DataFrame::new_infer_height(vec![
+        Column::new("unit".into(), g_unit),
+        Column::new("month".into(), g_month),
+        Column::new("line".into(), g_line),
+        Column::new("flow".into(), g_flow),
+        Column::new("order".into(), g_order),
     ])
     .map_err(polars_error)?;
 
-    let per_unit = stored
+    // Which units sent a return for which months: a line without a value
+    // in a month with a return is a blank cell, not a missing return.
+    let returned = stored
         .frame
         .clone()
         .lazy()
-        .filter(col("month").gt_eq(lit(first_m)).and(col("month").lt_eq(lit(last_m))))
-        .group_by([col("unit"), col("line")])
-        .agg([
-            col("value").sum().alias("sum"),
-            col("value").null_count().alias("nulls"),
-            len().alias("months"),
-            col("value")
-                .sort_by([col("month")], SortMultipleOptions::default())
-                .last()
-                .alias("last_value"),
-            col("month").max().alias("last_month"),
-        ]);
-    let figures = grid
+        .select([col("unit"), col("month")])
+        .unique(None, UniqueKeepStrategy::Any)
+        .with_column(lit(true).alias("returned"));
+    let joined = needed
         .lazy()
         .join(
-            per_unit,
-            [col("unit"), col("line")],
-            [col("unit"), col("line")],
+            stored.frame.clone().lazy(),
+            [col("unit"), col("month"), col("line")],
+            [col("unit"), col("month"), col("line")],
             JoinArgs::new(JoinType::Left),
         )
-        .with_columns([
-            col("months")
-                .fill_null(lit(0u32))
-                .cast(DataType::UInt32)
-                .alias("months"),
-            col("nulls").fill_null(lit(0u32)).cast(DataType::UInt32).alias("nulls"),
-            col("last_month").fill_null(lit(-1i32)).alias("last_month"),
-        ])
-        .with_columns([
-            when(col("agg"))
-                .then(
-                    when(col("months").gt(lit(0u32)))
-                        .then(col("sum"))
-                        .otherwise(lit(NULL).cast(DataType::Float64)),
-                )
-                .otherwise(
-                    when(col("last_month").eq(lit(last_m)))
-                        .then(col("last_value"))
-                        .otherwise(lit(NULL).cast(DataType::Float64)),
-                )
-                .alias("v"),
-            when(col("agg"))
-                .then(col("months").eq(lit(months)).and(col("nulls").eq(lit(0u32))))
-                .otherwise(col("last_month").eq(lit(last_m)).and(col("last_value").is_not_null()))
-                .alias("complete"),
-        ])
-        .sort(["order"], SortMultipleOptions::default())
-        .select([col("line"), col("v"), col("complete")]);
-    let province = figures
+        .join(
+            returned,
+            [col("unit"), col("month")],
+            [col("unit"), col("month")],
+            JoinArgs::new(JoinType::Left),
+        )
+        .collect()
+        .map_err(polars_error)?;
+
+    let null_f64 = || lit(NULL).cast(DataType::Float64);
+    let is_last = col("month").eq(lit(last_m));
+    let per_unit = joined
         .clone()
-        .group_by([col("line")])
+        .lazy()
+        .group_by([col("order")])
         .agg([
-            col("v").sum().alias("v"),
-            col("v").null_count().alias("blank"),
-            len().alias("units"),
-            col("complete").cast(DataType::UInt32).sum().alias("complete_units"),
+            col("flow").first().alias("flow"),
+            col("value").sum().alias("sum"),
+            col("value").count().alias("known"),
+            len().alias("months"),
+            col("value").filter(is_last.clone()).first().alias("last_value"),
+            is_last.clone().any(false).alias("has_last"),
         ])
         .with_columns([
-            when(col("blank").eq(col("units")))
-                .then(lit(NULL).cast(DataType::Float64))
-                .otherwise(col("v"))
+            when(col("flow"))
+                .then(when(col("known").gt(lit(0u32))).then(col("sum")).otherwise(null_f64()))
+                .otherwise(when(col("has_last")).then(col("last_value")).otherwise(null_f64()))
                 .alias("v"),
-            col("complete_units")
-                .eq(col("units").cast(DataType::UInt32))
+            when(col("flow"))
+                .then(
+                    col("known")
+                        .cast(DataType::UInt32)
+                        .eq(col("months").cast(DataType::UInt32)),
+                )
+                .otherwise(col("has_last").and(col("last_value").is_not_null()))
                 .alias("complete"),
-        ]);
-    let figures = figures.collect().map_err(polars_error)?;
-    let province = province.collect().map_err(polars_error)?;
+            col("flow").or(col("has_last")).alias("applies"),
+        ])
+        .collect()
+        .map_err(polars_error)?;
+    // The (unit, line, month) cells without a value: what a figure lacks.
+    let missing = joined
+        .lazy()
+        .filter(col("value").is_null().and(col("flow").or(is_last)))
+        .select([col("order"), col("month"), col("returned").is_null().alias("no_return")])
+        .collect()
+        .map_err(polars_error)?;
 
-    let v = figures
-        .column("v")
-        .and_then(|c| c.f64().cloned())
-        .map_err(polars_error)?;
-    let complete = figures
-        .column("complete")
-        .and_then(|c| c.bool().cloned())
-        .map_err(polars_error)?;
-    let cells: Vec<Figure> = v
+    let n = units.len() * lines.len();
+    let column = |frame: &DataFrame, name: &str| frame.column(name).map_err(polars_error).cloned();
+    let order = column(&per_unit, "order")?;
+    let order = order.u32().map_err(polars_error)?;
+    let v = column(&per_unit, "v")?;
+    let v = v.f64().map_err(polars_error)?;
+    let complete = column(&per_unit, "complete")?;
+    let complete = complete.bool().map_err(polars_error)?;
+    let applies = column(&per_unit, "applies")?;
+    let applies = applies.bool().map_err(polars_error)?;
+
+    let mut cells = vec![Figure::NOT_APPLICABLE; n];
+    for i in 0..per_unit.height() {
+        let (Some(o), Some(true)) = (order.get(i), applies.get(i)) else {
+            continue;
+        };
+        cells[o as usize] = Figure {
+            value: v.get(i),
+            complete: complete.get(i).unwrap_or(false),
+            applies: true,
+        };
+    }
+    let mut gaps = vec![Gaps::default(); n];
+    let gap_order = column(&missing, "order")?;
+    let gap_month = column(&missing, "month")?;
+    let gap_kind = column(&missing, "no_return")?;
+    for ((o, m), no_return) in gap_order
+        .u32()
+        .map_err(polars_error)?
         .iter()
-        .zip(complete.iter())
-        .map(|(value, complete)| Figure {
-            value,
-            complete: complete.unwrap_or(false),
-        })
-        .collect();
-
-    let mut by_line: HashMap<u32, Figure> = HashMap::new();
-    let pl = province
-        .column("line")
-        .and_then(|c| c.u32().cloned())
-        .map_err(polars_error)?;
-    let pv = province
-        .column("v")
-        .and_then(|c| c.f64().cloned())
-        .map_err(polars_error)?;
-    let pc = province
-        .column("complete")
-        .and_then(|c| c.bool().cloned())
-        .map_err(polars_error)?;
-    for ((line, value), complete) in pl.iter().zip(pv.iter()).zip(pc.iter()) {
-        if let Some(line) = line {
-            by_line.insert(
-                line,
-                Figure {
-                    value,
-                    complete: complete.unwrap_or(false) && !units.is_empty(),
-                },
-            );
+        .zip(gap_month.i32().map_err(polars_error)?.iter())
+        .zip(gap_kind.bool().map_err(polars_error)?.iter())
+    {
+        let (Some(o), Some(m)) = (o, m) else { continue };
+        let month = Period::from_month_ordinal(i64::from(m));
+        let gap = &mut gaps[o as usize];
+        if no_return.unwrap_or(true) {
+            gap.no_return.push(month);
+        } else {
+            gap.blank.push(month);
         }
     }
-    let province = line_ids
-        .iter()
-        .map(|id| {
-            by_line.get(id).copied().unwrap_or(Figure {
-                value: None,
-                complete: false,
-            })
-        })
+    for gap in &mut gaps {
+        gap.no_return.sort();
+        gap.blank.sort();
+    }
+    let province = (0..lines.len())
+        .map(|l| Figure::sum(&cells[l * units.len()..(l + 1) * units.len()]))
         .collect();
     Ok(Figures {
-        units: units.to_vec(),
-        lines,
+        units,
+        lines: line_codes,
         cells,
+        gaps,
         province,
     })
 }
 
-/// A ratio in percent recomputed from aggregated figures: per unit and for
+/// A ratio in percent recomputed from aggregated figures, per unit and for
 /// the province; `None` (shown "–") when the denominator is zero or blank.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Ratio {
     pub units: Vec<Option<f64>>,
+    /// Whether each unit's numerator and denominator are complete.
+    pub units_complete: Vec<bool>,
     pub province: Option<f64>,
+    /// Whether the province's numerator is complete.
+    pub numerator_complete: bool,
+    /// Whether the province's denominator is complete.
+    pub denominator_complete: bool,
+    /// Units whose numerator or denominator is incomplete.
+    pub lacking: Vec<String>,
+}
+
+impl Ratio {
     /// Whether numerator and denominator of the province are complete.
-    pub province_complete: bool,
+    pub fn province_complete(&self) -> bool {
+        self.numerator_complete && self.denominator_complete
+    }
 }
 
 /// `numerator / denominator × 100` from `figures`, never averaged.
@@ -413,20 +508,22 @@ pub struct Ratio {
 /// # Errors
 /// A Polars error.
 pub fn ratio(figures: &Figures, numerator: &str, denominator: &str) -> Result<Ratio, Error> {
-    let column_of = |line: &str| -> Vec<Option<f64>> {
-        let mut out: Vec<Option<f64>> = (0..figures.units.len())
-            .map(|u| figures.get(line, &figures.units[u]).and_then(|f| f.value))
-            .collect();
-        out.push(figures.province_of(line).and_then(|f| f.value));
+    let l_num = figures.lines.iter().position(|x| x == numerator);
+    let l_den = figures.lines.iter().position(|x| x == denominator);
+    let figure = |line: Option<usize>, unit: usize| line.map_or(Figure::UNKNOWN, |l| figures.unit(l, unit));
+    let province = |line: Option<usize>| line.map_or(Figure::UNKNOWN, |l| figures.province[l]);
+    let column_of = |line: Option<usize>| -> Vec<Option<f64>> {
+        let mut out: Vec<Option<f64>> = (0..figures.units.len()).map(|u| figure(line, u).value).collect();
+        out.push(province(line).value);
         out
     };
     let frame = DataFrame::new_infer_height(vec![
-        Column::new("num".into(), column_of(numerator)),
-        Column::new("den".into(), column_of(denominator)),
+        Column::new("num".into(), column_of(l_num)),
+        Column::new("den".into(), column_of(l_den)),
     ])
     .map_err(polars_error)?
     .lazy()
-    .select([when(col("den").gt(lit(0.0)))
+    .select([when(col("den").gt(lit(0.0)).and(col("num").is_not_null()))
         .then(col("num") / col("den") * lit(100.0))
         .otherwise(lit(NULL).cast(DataType::Float64))
         .alias("ratio")])
@@ -438,12 +535,26 @@ pub fn ratio(figures: &Figures, numerator: &str, denominator: &str) -> Result<Ra
         .map_err(polars_error)?
         .iter()
         .collect();
-    let province = values.pop().flatten();
-    let complete = |line: &str| figures.province_of(line).is_some_and(|f| f.complete);
+    let province_value = values.pop().flatten();
+    let units_complete: Vec<bool> = (0..figures.units.len())
+        .map(|u| {
+            let (n, d) = (figure(l_num, u), figure(l_den, u));
+            (n.complete || !n.applies) && (d.complete || !d.applies)
+        })
+        .collect();
+    let lacking = units_complete
+        .iter()
+        .enumerate()
+        .filter(|(_, complete)| !**complete)
+        .map(|(u, _)| figures.units[u].clone())
+        .collect();
     Ok(Ratio {
         units: values,
-        province,
-        province_complete: complete(numerator) && complete(denominator),
+        units_complete,
+        province: province_value,
+        numerator_complete: province(l_num).complete,
+        denominator_complete: province(l_den).complete,
+        lacking,
     })
 }
 
@@ -454,9 +565,4 @@ pub fn change_percent(now: Option<f64>, before: Option<f64>) -> Option<f64> {
         (Some(n), Some(b)) if b != 0.0 => Some((n - b) / b * 100.0),
         _ => None,
     }
-}
-
-/// Whether a line aggregates as a flow.
-pub fn is_flow(form: &Form, line: &str) -> bool {
-    form.line(line).is_some_and(|l| l.agg == Agg::Sum)
 }

@@ -1,8 +1,18 @@
 //! The stored values for other systems: long format `period, unit_code,
-//! line_code, value, ytd, status` as CSV, JSON, or a Hive-partitioned
-//! Parquet dataset (`period=…/unit=…/data.parquet`) that DuckDB, Spark or
-//! Trino read directly. Rows come in a fixed order (period, unit, form line
-//! order), so the same database gives identical exports.
+//! line_code, value, ytd, status, unit_name, level, territory,
+//! former_districts` as CSV, JSON, or a Hive-partitioned Parquet dataset
+//! (`period=…/unit=…/data.parquet`) that DuckDB, Spark or Trino read
+//! directly. Rows come in a fixed order (period, unit, form line order), so
+//! the same database gives identical exports.
+//!
+//! The last four columns let an analyst compare across the 1/7/2025
+//! reorganisation without baocao: `level` says whether a row is a district's
+//! or a commune's return; `territory` is the province whose former territory
+//! the unit covers (06 for the 8 districts of Bắc Kạn before and the 37
+//! communes made of them after, 19 for the rest of Thái Nguyên), so summing
+//! by `territory` gives figures comparable across the change;
+//! `former_districts` names, for a new commune of former Bắc Kạn, the former
+//! district(s) its communes came from.
 
 use std::path::{Path, PathBuf};
 
@@ -10,7 +20,7 @@ use polars::prelude::*;
 
 use crate::atomic::{write_atomically, Content};
 use crate::config::Settings;
-use crate::domain::Period;
+use crate::domain::{Level, Period, Unit};
 use crate::error::Error;
 use crate::store::Store;
 
@@ -31,6 +41,60 @@ pub struct ExportRow {
     pub value: Option<f64>,
     pub ytd: Option<f64>,
     pub status: String,
+    /// The unit's name in the register at the month's end.
+    pub unit_name: String,
+    /// `district` or `commune` (a commune reports for itself from 1/7/2025).
+    pub level: String,
+    /// The province whose former territory the unit covers (see the module
+    /// documentation): sum by it to compare across a reorganisation.
+    pub territory: String,
+    /// For a new unit made of communes of former districts: those districts'
+    /// codes, `;`-separated; empty otherwise.
+    pub former_districts: String,
+}
+
+/// What the export says about one unit in one month.
+struct UnitColumns {
+    name: String,
+    level: String,
+    territory: String,
+    former_districts: String,
+}
+
+/// The unit `code` reported as in `month`, resolved by `(code, date)`: the
+/// reporting unit of that month, or whatever the register holds under the
+/// code then (a return stored before a register change).
+fn unit_columns(settings: &Settings, code: &str, month: &str) -> UnitColumns {
+    let end = Period::parse(month).ok().map(|p| p.end(&settings.calendar));
+    let register = &settings.register;
+    let unit: Option<&Unit> = end.and_then(|end| {
+        register
+            .reporting_unit(&settings.config.province.code, code, end)
+            .or_else(|| register.any_level_at(code, end))
+    });
+    match (unit, end) {
+        (Some(unit), Some(end)) => {
+            let mapping = &settings.mapping;
+            let former_districts =
+                if unit.level == Level::Commune && mapping.is_territory_unit(&unit.parent_code, &unit.code, end) {
+                    mapping.former_districts_of(&unit.code).join(";")
+                } else {
+                    String::new()
+                };
+            UnitColumns {
+                name: unit.name.clone(),
+                level: unit.level.as_str().to_string(),
+                territory: mapping.territory_of(register, unit, end),
+                former_districts,
+            }
+        }
+        _ => UnitColumns {
+            name: String::new(),
+            level: String::new(),
+            territory: String::new(),
+            former_districts: String::new(),
+        },
+    }
 }
 
 /// The current values of every month of `period`, in export order.
@@ -43,16 +107,23 @@ pub fn export_rows(settings: &Settings, store: &Store, period: Period) -> Result
     submissions.sort_by(|a, b| (&a.period, &a.unit_code).cmp(&(&b.period, &b.unit_code)));
     let mut rows = Vec::new();
     for s in submissions {
+        let period = s.period.map(|p| p.to_string()).unwrap_or_default();
+        let unit_code = s.unit_code.clone().unwrap_or_default();
+        let unit = unit_columns(settings, &unit_code, &period);
         let mut values: Vec<_> = store.values_of(s.id)?.into_values().collect();
         values.sort_by_key(|v| (form.line_index(&v.line).unwrap_or(usize::MAX), v.line.clone()));
         for v in values {
             rows.push(ExportRow {
-                period: s.period.map(|p| p.to_string()).unwrap_or_default(),
-                unit_code: s.unit_code.clone().unwrap_or_default(),
+                period: period.clone(),
+                unit_code: unit_code.clone(),
                 line_code: v.line,
                 value: v.value,
                 ytd: v.ytd,
                 status: s.status.as_str().to_string(),
+                unit_name: unit.name.clone(),
+                level: unit.level.clone(),
+                territory: unit.territory.clone(),
+                former_districts: unit.former_districts.clone(),
             });
         }
     }
@@ -135,6 +206,19 @@ fn write_partitions(temp: &Path, rows: &[ExportRow]) -> Result<(), Error> {
             Column::new(
                 "status".into(),
                 part.iter().map(|r| r.status.clone()).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "unit_name".into(),
+                part.iter().map(|r| r.unit_name.clone()).collect::<Vec<_>>(),
+            ),
+            Column::new("level".into(), part.iter().map(|r| r.level.clone()).collect::<Vec<_>>()),
+            Column::new(
+                "territory".into(),
+                part.iter().map(|r| r.territory.clone()).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "former_districts".into(),
+                part.iter().map(|r| r.former_districts.clone()).collect::<Vec<_>>(),
             ),
         ])
         .map_err(parquet)?;

@@ -7,17 +7,18 @@ pub mod consolidate;
 pub mod export;
 pub mod workbook;
 
+use std::fmt;
 use std::path::{Path, PathBuf};
 
 use crate::config::Settings;
-use crate::domain::plan::Target;
+use crate::domain::plan::{Target, Verdict};
 use crate::domain::{Form, Period, PeriodKind, Unit};
 use crate::error::Error;
 use crate::findings::Finding;
 use crate::store::{Status, Store, StoredFlag, Submission};
 
 use completeness::{month_statuses, rates, MonthStatus, Rates};
-use consolidate::{consolidate, ratio, Figure, Figures, Ratio, StoredFrame};
+use consolidate::{consolidate, ratio, Figure, Figures, Ratio, Roster, StoredFrame};
 
 /// What writing a report did.
 #[derive(Debug, Clone, PartialEq)]
@@ -25,9 +26,46 @@ pub struct ReportSummary {
     /// The workbook written.
     pub path: PathBuf,
     pub period: Period,
-    /// Units expected and units with a current accepted return for every month.
+    /// Units expected in some month of the period, and those with a current
+    /// accepted return for every month they were expected.
     pub units_expected: usize,
     pub units_complete: usize,
+    /// Lines whose province figure for the period is incomplete.
+    pub incomplete_lines: Vec<String>,
+}
+
+impl fmt::Display for ReportSummary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: {} units expected, {} with every return",
+            self.path.display(),
+            self.units_expected,
+            self.units_complete
+        )?;
+        match self.incomplete_lines.len() {
+            0 => write!(f, "; every province figure complete"),
+            n => write!(
+                f,
+                "; {n} province figures incomplete ({}{})",
+                self.incomplete_lines
+                    .iter()
+                    .take(8)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                if n > 8 { ", …" } else { "" }
+            ),
+        }
+    }
+}
+
+/// A plan target with the ratio it measures and the verdict.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlanRatio {
+    pub target: Target,
+    pub ratio: Ratio,
+    pub verdict: Verdict,
 }
 
 /// Spending of one task group against the plan.
@@ -47,11 +85,7 @@ pub struct BudgetRow {
 }
 
 /// The key flows of the trend chart: inspections, violations, people supported.
-pub const TREND_LINES: [(&str, &str); 3] = [
-    ("B01", "Số cuộc kiểm tra liên ngành"),
-    ("B03", "Số cơ sở vi phạm"),
-    ("C01", "Số lượt người bán dâm được tư vấn, hỗ trợ"),
-];
+pub const TREND_LINES: [&str; 3] = ["B01", "B03", "C01"];
 
 /// Everything the workbook shows, computed once.
 #[derive(Debug, Clone)]
@@ -59,21 +93,22 @@ pub struct ReportData<'a> {
     pub settings: &'a Settings,
     pub form: &'a Form,
     pub period: Period,
-    /// Districts valid at the period's end, by code, with their names then.
+    /// The units that reported in some month of the period (the register
+    /// decides, month by month), named as in the last month they reported.
     pub units: Vec<Unit>,
     pub current: Figures,
     pub year_to_date: Figures,
     pub last_year: Figures,
     pub statuses: Vec<MonthStatus>,
     pub rates: Rates,
-    pub ratios: Vec<(Target, Ratio)>,
+    pub ratios: Vec<PlanRatio>,
     pub budget: Vec<BudgetRow>,
     /// Unit code → the commune flags of its current return for the last month.
     pub communes: Vec<(String, Vec<StoredFlag>)>,
     pub warnings: Vec<(Submission, Finding)>,
     pub sources: Vec<Submission>,
-    /// Month → province value of each [`TREND_LINES`] line (12 months to the period).
-    pub trend: Vec<(Period, Vec<Option<f64>>)>,
+    /// Month → province figure of each [`TREND_LINES`] line (12 months to the period).
+    pub trend: Vec<(Period, Vec<Figure>)>,
 }
 
 /// The default path of a report: `reports/<period>/BaoCao_01PCMD-T_<period>.xlsx`.
@@ -85,14 +120,23 @@ pub fn default_path(settings: &Settings, period: Period) -> PathBuf {
         .join(format!("BaoCao_01PCMD-T_{period}.xlsx"))
 }
 
+/// The reporting units of every month from `first` to `last`: a figure
+/// counts each unit for the months it reported in.
+pub fn roster(settings: &Settings, first: Period, last: Period) -> Roster {
+    let months = (0..=(last.month_ordinal() - first.month_ordinal()))
+        .map(|n| first.add_months(n))
+        .map(|month| (month, completeness::expected_units(settings, month)))
+        .collect();
+    Roster::new(months)
+}
+
 /// Computes everything a report of `period` shows.
 ///
 /// # Errors
 /// [`Error::Database`], or a consolidation error.
 pub fn report_data<'a>(settings: &'a Settings, store: &Store, period: Period) -> Result<ReportData<'a>, Error> {
     let form = settings.current_form();
-    let units: Vec<Unit> = completeness::expected_units(settings, period.last_month());
-    let codes: Vec<String> = units.iter().map(|u| u.code.clone()).collect();
+    let lines: Vec<&crate::domain::Line> = form.lines.iter().collect();
     let plan = &settings.plan;
 
     let last = period.last_month();
@@ -105,33 +149,40 @@ pub fn report_data<'a>(settings: &'a Settings, store: &Store, period: Period) ->
     } else {
         last
     };
-    let load_from = [
-        trend_start,
-        last_year.first_month(),
-        year_start.add_months(-12),
-        plan_start,
-    ]
-    .into_iter()
-    .min()
-    .unwrap_or(trend_start);
+    let load_from = [trend_start, last_year.first_month(), year_start, plan_start]
+        .into_iter()
+        .min()
+        .unwrap_or(trend_start);
     let stored = StoredFrame::load(store, load_from, last)?;
 
-    let current = consolidate(&stored, form, &codes, period.first_month(), last)?;
-    let year_to_date = consolidate(&stored, form, &codes, year_start, last)?;
-    let last_year_figures = consolidate(&stored, form, &codes, last_year.first_month(), last_year.last_month())?;
+    let this_roster = roster(settings, period.first_month(), last);
+    let current = consolidate(&stored, &lines, &this_roster)?;
+    let year_to_date = consolidate(&stored, &lines, &roster(settings, year_start, last))?;
+    let last_year_figures = consolidate(
+        &stored,
+        &lines,
+        &roster(settings, last_year.first_month(), last_year.last_month()),
+    )?;
 
     let mut ratios = Vec::new();
     for target in &plan.targets {
-        ratios.push((target.clone(), ratio(&current, &target.numerator, &target.denominator)?));
+        let ratio = ratio(&current, &target.numerator, &target.denominator)?;
+        let verdict = target.verdict(ratio.province, ratio.numerator_complete, ratio.denominator_complete);
+        ratios.push(PlanRatio {
+            target: target.clone(),
+            ratio,
+            verdict,
+        });
     }
+    let budget_lines: Vec<&crate::domain::Line> = plan.budget.iter().filter_map(|g| form.line(&g.line)).collect();
     let cumulative = if plan_start <= plan_end {
-        Some(consolidate(&stored, form, &codes, plan_start, plan_end)?)
+        Some(consolidate(
+            &stored,
+            &budget_lines,
+            &roster(settings, plan_start, plan_end),
+        )?)
     } else {
         None
-    };
-    let missing = Figure {
-        value: None,
-        complete: false,
     };
     let budget = plan
         .budget
@@ -141,19 +192,24 @@ pub fn report_data<'a>(settings: &'a Settings, store: &Store, period: Period) ->
             label: group.label.clone(),
             line: group.line.clone(),
             planned_year: group.planned(period.year()),
-            spent_year: year_to_date.province_of(&group.line).unwrap_or(missing),
+            spent_year: year_to_date.province_of(&group.line).unwrap_or(Figure::UNKNOWN),
             planned_cumulative: (plan.first_year..=plan.last_year.min(period.year()))
                 .filter_map(|y| group.planned(y))
                 .sum(),
             spent_cumulative: cumulative
                 .as_ref()
                 .and_then(|c| c.province_of(&group.line))
-                .unwrap_or(missing),
+                .unwrap_or(Figure::UNKNOWN),
         })
         .collect();
 
-    let trend_lines: Vec<&str> = TREND_LINES.iter().map(|(line, _)| *line).collect();
-    let trend = stored.monthly_province(&trend_lines, trend_start, last)?;
+    let trend_lines: Vec<&crate::domain::Line> = TREND_LINES.iter().filter_map(|code| form.line(code)).collect();
+    let mut trend = Vec::new();
+    for n in 0..12 {
+        let month = trend_start.add_months(n);
+        let figures = consolidate(&stored, &trend_lines, &roster(settings, month, month))?;
+        trend.push((month, figures.province));
+    }
 
     let statuses = month_statuses(settings, store, period)?;
     let rates = rates(&statuses);
@@ -179,7 +235,7 @@ pub fn report_data<'a>(settings: &'a Settings, store: &Store, period: Period) ->
         settings,
         form,
         period,
-        units,
+        units: this_roster.units().to_vec(),
         current,
         year_to_date,
         last_year: last_year_figures,
@@ -214,11 +270,20 @@ pub fn write_report(settings: &Settings, period: Period, out: Option<&Path>) -> 
                 .all(MonthStatus::is_received)
         })
         .count();
+    let incomplete_lines = data
+        .current
+        .lines
+        .iter()
+        .zip(&data.current.province)
+        .filter(|(_, f)| f.applies && !f.complete)
+        .map(|(line, _)| line.clone())
+        .collect();
     Ok(ReportSummary {
         path,
         period,
         units_expected: data.units.len(),
         units_complete,
+        incomplete_lines,
     })
 }
 

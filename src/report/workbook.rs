@@ -16,12 +16,12 @@ use rust_xlsxwriter::{
 };
 
 use crate::atomic::{write_atomically, Content};
-use crate::domain::plan::Comparison;
-use crate::domain::LineKind;
+use crate::domain::plan::{Comparison, Verdict};
+use crate::domain::{local_time_text, LineKind};
 use crate::error::Error;
-use crate::report::completeness::{missing_months, Rates};
+use crate::report::completeness::Rates;
 use crate::report::consolidate::{change_percent, Figure};
-use crate::report::{ReportData, TREND_LINES};
+use crate::report::{PlanRatio, ReportData, TREND_LINES};
 use crate::template::column_letter;
 
 /// Name of the provincial form sheet.
@@ -51,6 +51,7 @@ struct Styles {
     int: Format,
     money: Format,
     pct: Format,
+    incomplete_pct: Format,
     incomplete_int: Format,
     incomplete_money: Format,
     shaded: Format,
@@ -83,6 +84,7 @@ impl Styles {
             int: cell.clone().set_num_format("#,##0"),
             money: cell.clone().set_num_format("#,##0.000"),
             pct: cell.clone().set_num_format("0.0"),
+            incomplete_pct: incomplete.clone().set_num_format("0.0"),
             incomplete_int: incomplete.clone().set_num_format("#,##0"),
             incomplete_money: incomplete.set_num_format("#,##0.000"),
             shaded: cell
@@ -133,19 +135,39 @@ pub fn write(path: &Path, data: &ReportData<'_>) -> Result<(), Error> {
     write_atomically(path, Content::Bytes(&bytes))
 }
 
+/// Writes a figure: its value (the known part when incomplete) or a blank,
+/// shaded when incomplete; "–" when it does not apply. `why` is the note an
+/// incomplete or inapplicable figure carries.
 fn write_figure(
     sheet: &mut Worksheet,
-    row: u32,
-    col: u16,
+    (row, col): (u32, u16),
     figure: Figure,
     kind: LineKind,
+    why: impl FnOnce() -> String,
     s: &Styles,
 ) -> Result<(), XlsxError> {
+    if !figure.applies {
+        sheet.write_string_with_format(row, col, "–", &s.center)?;
+        return Ok(());
+    }
     match figure.value {
         Some(v) => sheet.write_number_with_format(row, col, v, s.number(kind, figure.complete))?,
         None => sheet.write_blank(row, col, s.number(kind, figure.complete))?,
     };
+    if !figure.complete {
+        note(sheet, row, col, &format!("Số liệu chưa đầy đủ: {}.", why()))?;
+    }
     Ok(())
+}
+
+fn note(sheet: &mut Worksheet, row: u32, col: u16, text: &str) -> Result<(), XlsxError> {
+    sheet.insert_note(row, col, &Note::new(text).set_author("baocao"))?;
+    Ok(())
+}
+
+/// "3 đơn vị thiếu số liệu (061, 062, 065)".
+fn lacking_units(units: &[String]) -> String {
+    format!("{} đơn vị thiếu số liệu ({})", units.len(), units.join(", "))
 }
 
 fn form_sheet(sheet: &mut Worksheet, data: &ReportData<'_>, s: &Styles) -> Result<(), XlsxError> {
@@ -251,33 +273,23 @@ fn form_sheet(sheet: &mut Worksheet, data: &ReportData<'_>, s: &Styles) -> Resul
         }
 
         // District columns.
-        let mut missing_units = Vec::new();
-        for (u, unit) in data.units.iter().enumerate() {
+        for u in 0..data.units.len() {
             let col = FIRST_UNIT_COL + u as u16;
-            let figure = data.current.unit(l, u);
-            write_figure(sheet, row, col, figure, line.kind, s)?;
-            if !figure.complete {
-                let months = missing_months(&data.statuses, &unit.code);
-                let why = if months.is_empty() {
-                    "ô để trống trong báo cáo".to_string()
-                } else {
-                    format!(
-                        "thiếu báo cáo tháng {}",
-                        months.iter().map(|m| m.to_string()).collect::<Vec<_>>().join(", ")
-                    )
-                };
-                sheet.insert_note(
-                    row,
-                    col,
-                    &Note::new(format!("Số liệu chưa đầy đủ: {why}.")).set_author("baocao"),
-                )?;
-                missing_units.push(unit.code.clone());
-            }
+            let gaps = data.current.gaps(l, u);
+            write_figure(
+                sheet,
+                (row, col),
+                data.current.unit(l, u),
+                line.kind,
+                || gaps.vietnamese(),
+                s,
+            )?;
         }
         // Province: a SUM formula over the district cells, its result stored.
         let province = data.current.province[l];
+        let lacking = data.current.lacking(l);
         match province.value {
-            Some(v) if !data.units.is_empty() => {
+            Some(v) if province.applies => {
                 let formula = format!(
                     "=SUM({}{}:{}{})",
                     column_letter(FIRST_UNIT_COL),
@@ -291,34 +303,68 @@ fn form_sheet(sheet: &mut Worksheet, data: &ReportData<'_>, s: &Styles) -> Resul
                     Formula::new(formula).set_result(format_result(v)),
                     s.number(line.kind, province.complete),
                 )?;
+                if !province.complete {
+                    note(
+                        sheet,
+                        row,
+                        4,
+                        &format!(
+                            "Số liệu chưa đầy đủ: {}. Xem trang \"{COMPLETENESS_SHEET}\".",
+                            lacking_units(&lacking)
+                        ),
+                    )?;
+                }
             }
-            _ => {
-                sheet.write_blank(row, 4, s.number(line.kind, province.complete))?;
-            }
-        }
-        if !province.complete {
-            sheet.insert_note(
-                row,
-                4,
-                &Note::new(format!(
-                    "Số liệu chưa đầy đủ: {} đơn vị thiếu số liệu ({}). Xem trang \"{COMPLETENESS_SHEET}\".",
-                    missing_units.len(),
-                    missing_units.join(", ")
-                ))
-                .set_author("baocao"),
-            )?;
+            _ => write_figure(
+                sheet,
+                (row, 4),
+                province,
+                line.kind,
+                || format!("{}. Xem trang \"{COMPLETENESS_SHEET}\"", lacking_units(&lacking)),
+                s,
+            )?,
         }
         if line.ytd {
-            write_figure(sheet, row, 5, data.year_to_date.province[l], line.kind, s)?;
+            let ytd = data.year_to_date.province[l];
+            let lacking = data.year_to_date.lacking(l);
+            write_figure(
+                sheet,
+                (row, 5),
+                ytd,
+                line.kind,
+                || format!("lũy kế từ đầu năm, {}", lacking_units(&lacking)),
+                s,
+            )?;
         } else {
             sheet.write_blank(row, 5, &s.shaded)?;
         }
         let before = data.last_year.province[l];
-        write_figure(sheet, row, 6, before, line.kind, s)?;
+        let lacking_before = data.last_year.lacking(l);
+        write_figure(
+            sheet,
+            (row, 6),
+            before,
+            line.kind,
+            || format!("cùng kỳ năm trước, {}", lacking_units(&lacking_before)),
+            s,
+        )?;
         match change_percent(province.value, before.value) {
-            Some(p) => sheet.write_number_with_format(row, 7, p, &s.pct)?,
-            None => sheet.write_string_with_format(row, 7, "–", &s.center)?,
-        };
+            Some(p) if province.complete && before.complete => {
+                sheet.write_number_with_format(row, 7, p, &s.pct)?;
+            }
+            Some(p) => {
+                sheet.write_number_with_format(row, 7, p, &s.incomplete_pct)?;
+                note(
+                    sheet,
+                    row,
+                    7,
+                    "So sánh trên số liệu chưa đầy đủ (kỳ này hoặc cùng kỳ năm trước thiếu số liệu): chỉ để tham khảo.",
+                )?;
+            }
+            None => {
+                sheet.write_string_with_format(row, 7, "–", &s.center)?;
+            }
+        }
         row += 1;
     }
 
@@ -359,9 +405,21 @@ fn format_result(v: f64) -> String {
 fn plan_sheet(sheet: &mut Worksheet, data: &ReportData<'_>, s: &Styles) -> Result<(), XlsxError> {
     sheet.set_name(PLAN_SHEET)?;
     let plan = &data.settings.plan;
+    let year = data.period.year();
     sheet.write_string_with_format(0, 0, "TIẾN ĐỘ THỰC HIỆN KẾ HOẠCH", &s.bold)?;
     sheet.write_string_with_format(1, 0, format!("{} ({})", plan.name, plan.decision), &s.base)?;
     sheet.write_string_with_format(2, 0, format!("Kỳ: {}", data.period.vietnamese()), &s.base)?;
+    if !plan.covers(year) {
+        sheet.write_string_with_format(
+            3,
+            0,
+            format!(
+                "Lưu ý: kế hoạch {}–{} không bao gồm năm {year}; không có kế hoạch nào của đơn vị áp dụng cho kỳ này. Các tỷ lệ dưới đây so với mục tiêu của kế hoạch đó, chỉ để tham khảo.",
+                plan.first_year, plan.last_year
+            ),
+            &s.bold,
+        )?;
+    }
 
     let header_row = 4;
     let headers = [
@@ -385,7 +443,7 @@ fn plan_sheet(sheet: &mut Worksheet, data: &ReportData<'_>, s: &Styles) -> Resul
         sheet.set_column_width(6 + i as u16, 12)?;
     }
     let mut row = header_row + 1;
-    for (target, ratio) in &data.ratios {
+    for PlanRatio { target, ratio, verdict } in &data.ratios {
         sheet.write_string_with_format(row, 0, &target.id, &s.center)?;
         sheet.write_string_with_format(row, 1, &target.label, &s.text)?;
         sheet.write_string_with_format(
@@ -398,25 +456,43 @@ fn plan_sheet(sheet: &mut Worksheet, data: &ReportData<'_>, s: &Styles) -> Resul
             Some(t) => sheet.write_number_with_format(row, 3, t, &s.pct)?,
             None => sheet.write_string_with_format(row, 3, "(theo dõi)", &s.center)?,
         };
+        let province_complete = ratio.province_complete();
         match ratio.province {
-            Some(p) => sheet.write_number_with_format(row, 4, p, &s.pct)?,
-            None => sheet.write_string_with_format(row, 4, "–", &s.center)?,
+            Some(p) if province_complete => sheet.write_number_with_format(row, 4, p, &s.pct)?,
+            Some(p) => sheet.write_number_with_format(row, 4, p, &s.incomplete_pct)?,
+            None if province_complete => sheet.write_string_with_format(row, 4, "–", &s.center)?,
+            None => sheet.write_string_with_format(row, 4, "–", &s.incomplete_pct)?,
         };
-        let verdict = match ratio.province.and_then(|p| target.is_met(p)) {
-            Some(true) => "Đạt",
-            Some(false) => "Chưa đạt",
-            None => "–",
+        if !province_complete {
+            note(
+                sheet,
+                row,
+                4,
+                &format!(
+                    "Tỷ lệ tính trên số liệu chưa đầy đủ: {}.",
+                    lacking_units(&ratio.lacking)
+                ),
+            )?;
+        }
+        let verdict_format = if *verdict == Verdict::Insufficient {
+            &s.incomplete_pct
+        } else {
+            &s.center
         };
-        sheet.write_string_with_format(row, 5, verdict, &s.center)?;
+        sheet.write_string_with_format(row, 5, verdict.vietnamese(), verdict_format)?;
         for (u, value) in ratio.units.iter().enumerate() {
             let col = 6 + u as u16;
+            let complete = ratio.units_complete.get(u).copied().unwrap_or(false);
+            let format = if complete { &s.pct } else { &s.incomplete_pct };
             match value {
-                Some(p) => sheet.write_number_with_format(row, col, *p, &s.pct)?,
-                None => sheet.write_string_with_format(row, col, "–", &s.center)?,
+                Some(p) => sheet.write_number_with_format(row, col, *p, format)?,
+                None => sheet.write_string_with_format(row, col, "–", format)?,
             };
+            if !complete {
+                note(sheet, row, col, "Tỷ lệ tính trên số liệu chưa đầy đủ của đơn vị.")?;
+            }
         }
         if let Some(t) = target.target {
-            let last_col = 6 + data.units.len().max(1) as u16 - 1;
             let (good_rule, bad_rule) = match target.comparison {
                 Comparison::Above => (
                     ConditionalFormatCellRule::GreaterThan(t),
@@ -429,11 +505,20 @@ fn plan_sheet(sheet: &mut Worksheet, data: &ReportData<'_>, s: &Styles) -> Resul
             };
             let good = ConditionalFormatCell::new().set_rule(good_rule).set_format(&s.good);
             let bad = ConditionalFormatCell::new().set_rule(bad_rule).set_format(&s.bad);
-            sheet.add_conditional_format(row, 4, row, 4, &good)?;
-            sheet.add_conditional_format(row, 4, row, 4, &bad)?;
-            if !data.units.is_empty() {
-                sheet.add_conditional_format(row, 6, row, last_col, &good)?;
-                sheet.add_conditional_format(row, 6, row, last_col, &bad)?;
+            // Only complete figures are coloured met / not met: an incomplete
+            // one keeps its shading.
+            let mut complete_cols: Vec<u16> = Vec::new();
+            if province_complete {
+                complete_cols.push(4);
+            }
+            for (u, complete) in ratio.units_complete.iter().enumerate() {
+                if *complete {
+                    complete_cols.push(6 + u as u16);
+                }
+            }
+            for (first, last) in runs(&complete_cols) {
+                sheet.add_conditional_format(row, first, row, last, &good)?;
+                sheet.add_conditional_format(row, first, row, last, &bad)?;
             }
         }
         row += 1;
@@ -441,18 +526,25 @@ fn plan_sheet(sheet: &mut Worksheet, data: &ReportData<'_>, s: &Styles) -> Resul
     sheet.write_string_with_format(
         row,
         1,
-        "Tỷ lệ tính từ tử số và mẫu số đã cộng dồn, không lấy trung bình; \"–\": mẫu số bằng 0 hoặc chưa có số liệu.",
+        "Tỷ lệ tính từ tử số và mẫu số đã cộng dồn, không lấy trung bình; \"–\": mẫu số bằng 0 hoặc chưa có số liệu. Ô tô màu: số liệu chưa đầy đủ; \"Chưa đủ số liệu\": phần còn thiếu có thể làm thay đổi đánh giá.",
         &s.base,
     )?;
 
     row += 2;
-    let year = data.period.year();
+    let (p6_id, p6_label, p6_target) = match &plan.budget_indicator {
+        Some(b) => (format!("{} - ", b.id), b.label.clone(), Some(b.target)),
+        None => (String::new(), "Kinh phí thực hiện so với kế hoạch".to_string(), None),
+    };
     sheet.write_string_with_format(
         row,
         0,
-        format!("KINH PHÍ THỰC HIỆN SO VỚI KẾ HOẠCH (triệu đồng), năm {year}"),
+        format!("{p6_id}{} (triệu đồng), năm {year}", p6_label.to_uppercase()),
         &s.bold,
     )?;
+    if let Some(t) = p6_target {
+        row += 1;
+        sheet.write_string_with_format(row, 0, format!("Mức tham chiếu: {t}% kế hoạch."), &s.base)?;
+    }
     row += 1;
     let headers = [
         "Nhóm",
@@ -469,37 +561,61 @@ fn plan_sheet(sheet: &mut Worksheet, data: &ReportData<'_>, s: &Styles) -> Resul
         sheet.write_string_with_format(row, col as u16, *h, &s.header)?;
     }
     row += 1;
-    let mut totals = (0.0, 0.0, 0.0, 0.0);
+    let spending_note =
+        || "kinh phí chưa báo cáo đủ (tháng thiếu báo cáo hoặc ô để trống); không tính là 0".to_string();
+    let write_budget_row = |sheet: &mut Worksheet,
+                            row: u32,
+                            planned_year: Option<f64>,
+                            spent_year: Figure,
+                            planned_cumulative: f64,
+                            spent_cumulative: Figure|
+     -> Result<(), XlsxError> {
+        match planned_year {
+            Some(p) => sheet.write_number_with_format(row, 3, p, &s.money)?,
+            None => sheet.write_string_with_format(row, 3, "–", &s.center)?,
+        };
+        write_figure(sheet, (row, 4), spent_year, LineKind::Money, spending_note, s)?;
+        write_percent(
+            sheet,
+            (row, 5),
+            percent_of(spent_year.value, planned_year),
+            spent_year.complete,
+            s,
+        )?;
+        sheet.write_number_with_format(row, 6, planned_cumulative, &s.money)?;
+        write_figure(sheet, (row, 7), spent_cumulative, LineKind::Money, spending_note, s)?;
+        write_percent(
+            sheet,
+            (row, 8),
+            percent_of(spent_cumulative.value, Some(planned_cumulative)),
+            spent_cumulative.complete,
+            s,
+        )
+    };
     for b in &data.budget {
         sheet.write_number_with_format(row, 0, f64::from(b.group), &s.center)?;
         sheet.write_string_with_format(row, 1, &b.label, &s.text)?;
         sheet.write_string_with_format(row, 2, &b.line, &s.center)?;
-        match b.planned_year {
-            Some(p) => sheet.write_number_with_format(row, 3, p, &s.money)?,
-            None => sheet.write_string_with_format(row, 3, "–", &s.center)?,
-        };
-        write_figure(sheet, row, 4, b.spent_year, LineKind::Money, s)?;
-        match change_ratio(b.spent_year.value, b.planned_year) {
-            Some(p) => sheet.write_number_with_format(row, 5, p, &s.pct)?,
-            None => sheet.write_string_with_format(row, 5, "–", &s.center)?,
-        };
-        sheet.write_number_with_format(row, 6, b.planned_cumulative, &s.money)?;
-        write_figure(sheet, row, 7, b.spent_cumulative, LineKind::Money, s)?;
-        match change_ratio(b.spent_cumulative.value, Some(b.planned_cumulative)) {
-            Some(p) => sheet.write_number_with_format(row, 8, p, &s.pct)?,
-            None => sheet.write_string_with_format(row, 8, "–", &s.center)?,
-        };
-        totals.0 += b.planned_year.unwrap_or(0.0);
-        totals.1 += b.spent_year.value.unwrap_or(0.0);
-        totals.2 += b.planned_cumulative;
-        totals.3 += b.spent_cumulative.value.unwrap_or(0.0);
+        write_budget_row(
+            sheet,
+            row,
+            b.planned_year,
+            b.spent_year,
+            b.planned_cumulative,
+            b.spent_cumulative,
+        )?;
         row += 1;
     }
     sheet.write_string_with_format(row, 1, "Tổng cộng", &s.section)?;
-    sheet.write_number_with_format(row, 3, totals.0, &s.money)?;
-    sheet.write_number_with_format(row, 4, totals.1, &s.money)?;
-    sheet.write_number_with_format(row, 6, totals.2, &s.money)?;
-    sheet.write_number_with_format(row, 7, totals.3, &s.money)?;
+    let planned_year: Option<f64> = data.budget.iter().map(|b| b.planned_year).sum::<Option<f64>>();
+    write_budget_row(
+        sheet,
+        row,
+        planned_year,
+        Figure::sum(data.budget.iter().map(|b| &b.spent_year)),
+        data.budget.iter().map(|b| b.planned_cumulative).sum(),
+        Figure::sum(data.budget.iter().map(|b| &b.spent_cumulative)),
+    )?;
     if !plan.covers(year) {
         row += 1;
         sheet.write_string_with_format(
@@ -528,11 +644,39 @@ fn plan_sheet(sheet: &mut Worksheet, data: &ReportData<'_>, s: &Styles) -> Resul
     Ok(())
 }
 
-fn change_ratio(spent: Option<f64>, planned: Option<f64>) -> Option<f64> {
+/// Runs of consecutive columns: `[4, 6, 7, 8, 10]` → `(4,4) (6,8) (10,10)`.
+fn runs(cols: &[u16]) -> Vec<(u16, u16)> {
+    let mut out: Vec<(u16, u16)> = Vec::new();
+    for &c in cols {
+        match out.last_mut() {
+            Some((_, last)) if *last + 1 == c => *last = c,
+            _ => out.push((c, c)),
+        }
+    }
+    out
+}
+
+/// `spent / planned × 100`; `None` without a plan or spending.
+fn percent_of(spent: Option<f64>, planned: Option<f64>) -> Option<f64> {
     match (spent, planned) {
         (Some(s), Some(p)) if p > 0.0 => Some(s / p * 100.0),
         _ => None,
     }
+}
+
+fn write_percent(
+    sheet: &mut Worksheet,
+    (row, col): (u32, u16),
+    percent: Option<f64>,
+    complete: bool,
+    s: &Styles,
+) -> Result<(), XlsxError> {
+    let format = if complete { &s.pct } else { &s.incomplete_pct };
+    match percent {
+        Some(p) => sheet.write_number_with_format(row, col, p, format)?,
+        None => sheet.write_string_with_format(row, col, "–", format)?,
+    };
+    Ok(())
 }
 
 fn completeness_sheet(sheet: &mut Worksheet, data: &ReportData<'_>, s: &Styles) -> Result<(), XlsxError> {
@@ -619,17 +763,18 @@ fn completeness_sheet(sheet: &mut Worksheet, data: &ReportData<'_>, s: &Styles) 
     row += 1;
     let mut any = false;
     for (l, line) in data.form.lines.iter().enumerate() {
-        if data.current.province[l].complete {
+        let province = data.current.province[l];
+        if province.complete || !province.applies {
             continue;
         }
         any = true;
         let missing: Vec<String> = (0..data.units.len())
             .filter(|&u| !data.current.unit(l, u).complete)
-            .map(|u| data.units[u].code.clone())
+            .map(|u| format!("{} ({})", data.units[u].code, data.current.gaps(l, u).vietnamese()))
             .collect();
         sheet.write_string_with_format(row, 0, &line.code, &s.center)?;
         sheet.write_string_with_format(row, 1, &line.label, &s.text)?;
-        sheet.write_string_with_format(row, 2, missing.join(", "), &s.text)?;
+        sheet.write_string_with_format(row, 2, missing.join("; "), &s.text)?;
         row += 1;
     }
     if !any {
@@ -765,17 +910,22 @@ fn charts_sheet(workbook: &mut Workbook, data: &ReportData<'_>, s: &Styles) -> R
     sheet.set_name(CHARTS_SHEET)?;
     // The data behind the charts, on the sheet itself.
     sheet.write_string_with_format(0, 0, "Tháng", &s.header)?;
-    for (i, (code, label)) in TREND_LINES.iter().enumerate() {
+    for (i, code) in TREND_LINES.iter().enumerate() {
+        let label = data.form.line(code).map_or("", |l| l.label.as_str());
         sheet.write_string_with_format(0, 1 + i as u16, format!("{code} {label}"), &s.header)?;
     }
     for (r, (month, values)) in data.trend.iter().enumerate() {
         let row = 1 + r as u32;
         sheet.write_string_with_format(row, 0, month.to_string(), &s.center)?;
-        for (i, v) in values.iter().enumerate() {
-            match v {
-                Some(v) => sheet.write_number_with_format(row, 1 + i as u16, *v, &s.int)?,
-                None => sheet.write_blank(row, 1 + i as u16, &s.int)?,
-            };
+        for (i, figure) in values.iter().enumerate() {
+            write_figure(
+                sheet,
+                (row, 1 + i as u16),
+                *figure,
+                LineKind::Int,
+                || format!("tổng toàn tỉnh tháng {month} thiếu số liệu của một số đơn vị"),
+                s,
+            )?;
         }
     }
     let trend_rows = data.trend.len() as u32;
@@ -783,20 +933,28 @@ fn charts_sheet(workbook: &mut Workbook, data: &ReportData<'_>, s: &Styles) -> R
     let p2 = data
         .ratios
         .iter()
-        .find(|(t, _)| t.numerator == "D02" && t.denominator == "D01");
+        .find(|r| r.target.numerator == "D02" && r.target.denominator == "D01");
     let rate_row = trend_rows + 3;
     sheet.write_string_with_format(rate_row, 0, "Đơn vị", &s.header)?;
     sheet.write_string_with_format(rate_row, 1, "Tỷ lệ xã lành mạnh (%)", &s.header)?;
     sheet.write_string_with_format(rate_row, 2, "Mục tiêu (%)", &s.header)?;
-    let target = p2.and_then(|(t, _)| t.target).unwrap_or(95.0);
+    let target = p2.and_then(|r| r.target.target);
     for (i, unit) in data.units.iter().enumerate() {
         let row = rate_row + 1 + i as u32;
         sheet.write_string_with_format(row, 0, format!("{} {}", unit.code, unit.name), &s.text)?;
-        match p2.and_then(|(_, r)| r.units.get(i).copied().flatten()) {
-            Some(v) => sheet.write_number_with_format(row, 1, v, &s.pct)?,
-            None => sheet.write_blank(row, 1, &s.pct)?,
+        let complete = p2.is_some_and(|r| r.ratio.units_complete.get(i).copied().unwrap_or(false));
+        let format = if complete { &s.pct } else { &s.incomplete_pct };
+        match p2.and_then(|r| r.ratio.units.get(i).copied().flatten()) {
+            Some(v) => sheet.write_number_with_format(row, 1, v, format)?,
+            None => sheet.write_blank(row, 1, format)?,
         };
-        sheet.write_number_with_format(row, 2, target, &s.pct)?;
+        if !complete {
+            note(sheet, row, 1, "Tỷ lệ tính trên số liệu chưa đầy đủ của đơn vị.")?;
+        }
+        match target {
+            Some(t) => sheet.write_number_with_format(row, 2, t, &s.pct)?,
+            None => sheet.write_blank(row, 2, &s.pct)?,
+        };
     }
     let units = data.units.len() as u32;
 
@@ -807,8 +965,19 @@ fn charts_sheet(workbook: &mut Workbook, data: &ReportData<'_>, s: &Styles) -> R
     for (i, b) in data.budget.iter().enumerate() {
         let row = budget_row + 1 + i as u32;
         sheet.write_string_with_format(row, 0, format!("Nhóm {} ({})", b.group, b.line), &s.text)?;
-        sheet.write_number_with_format(row, 1, b.planned_year.unwrap_or(0.0), &s.money)?;
-        sheet.write_number_with_format(row, 2, b.spent_year.value.unwrap_or(0.0), &s.money)?;
+        // Blank, never 0, where the plan or the spending is not known.
+        match b.planned_year {
+            Some(p) => sheet.write_number_with_format(row, 1, p, &s.money)?,
+            None => sheet.write_blank(row, 1, &s.money)?,
+        };
+        write_figure(
+            sheet,
+            (row, 2),
+            b.spent_year,
+            LineKind::Money,
+            || "kinh phí chưa báo cáo đủ; không tính là 0".to_string(),
+            s,
+        )?;
     }
     let groups = data.budget.len() as u32;
     sheet.set_column_width(0, 30)?;
@@ -877,7 +1046,12 @@ fn sources_sheet(sheet: &mut Worksheet, data: &ReportData<'_>, s: &Styles) -> Re
         sheet.write_string_with_format(row, 1, src.period.map(|p| p.to_string()).unwrap_or_default(), &s.center)?;
         sheet.write_string_with_format(row, 2, &src.file_name, &s.text)?;
         sheet.write_string_with_format(row, 3, &src.sha256, &s.text)?;
-        sheet.write_string_with_format(row, 4, &src.received_at, &s.center)?;
+        sheet.write_string_with_format(
+            row,
+            4,
+            local_time_text(&src.received_at, data.settings.timezone),
+            &s.center,
+        )?;
         sheet.write_string_with_format(row, 5, src.status.vietnamese(), &s.text)?;
     }
     for (col, width) in [(0u16, 8.0), (1, 9.0), (2, 40.0), (3, 66.0), (4, 22.0), (5, 22.0)] {

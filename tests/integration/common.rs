@@ -4,6 +4,9 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use baocao::config::Settings;
+use baocao::domain::Period;
+use baocao::store::{NewSubmission, Status, StoredValue};
 use calamine::{open_workbook_auto, Data, Range, Reader};
 
 /// A temporary folder removed when dropped.
@@ -92,4 +95,84 @@ pub fn files_with_ext(dir: &Path, ext: &str) -> Vec<PathBuf> {
     }
     out.sort();
     out
+}
+
+/// A submission as ingest records it: `unit`'s return for `month` with
+/// `values` (None: a blank cell), arrived at `received_at` (UTC). `tag`
+/// makes its file name and sha256 distinct. Store it with
+/// `store.record_submission(&new.as_new())`.
+pub fn submission(
+    unit: &str,
+    month: &str,
+    values: &[(&str, Option<f64>)],
+    status: Status,
+    received_at: &str,
+    tag: &str,
+) -> TestSubmission {
+    TestSubmission {
+        file_name: format!("{unit}_{month}_{tag}.xlsx"),
+        sha256: format!("{unit}-{month}-{tag}"),
+        received_at: received_at.into(),
+        unit: unit.into(),
+        period: p(month),
+        status,
+        values: values
+            .iter()
+            .map(|(line, v)| StoredValue {
+                line: (*line).into(),
+                value: *v,
+                ytd: None,
+                cell: None,
+            })
+            .collect(),
+    }
+}
+
+/// What a test submission owns; [`NewSubmission`] borrows it.
+#[derive(Debug, Clone)]
+pub struct TestSubmission {
+    file_name: String,
+    sha256: String,
+    received_at: String,
+    unit: String,
+    period: Period,
+    status: Status,
+    values: Vec<StoredValue>,
+}
+
+impl TestSubmission {
+    /// The submission to record.
+    pub fn as_new(&self) -> NewSubmission<'_> {
+        NewSubmission {
+            run_id: None,
+            file_name: &self.file_name,
+            sha256: &self.sha256,
+            size: 1,
+            received_at: &self.received_at,
+            processed_at: &self.received_at,
+            unit_code: Some(&self.unit),
+            unit_name: None,
+            period: Some(self.period),
+            form_code: Some("01/PCMD-H"),
+            form_version: Some(1),
+            status: self.status,
+            values: &self.values,
+            flags: &[],
+            findings: &[],
+            stored_path: "",
+            feedback_path: None,
+        }
+    }
+}
+
+/// A period from its text.
+pub fn p(text: &str) -> Period {
+    Period::parse(text).unwrap()
+}
+
+/// A fresh workspace with the built-in (Bắc Kạn) configuration, loaded.
+pub fn bac_kan(dir: &Path) -> Settings {
+    let ws = dir.join("bk");
+    baocao_ok(&["init", &ws.to_string_lossy()], 0);
+    Settings::load(&ws, true).unwrap()
 }

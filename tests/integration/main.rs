@@ -8,6 +8,9 @@
 
 mod common;
 mod daemon;
+mod figures;
 mod foundation;
 mod ingest;
+mod oracle;
+mod reorg;
 mod report;

@@ -8,57 +8,19 @@ use baocao::config::Settings;
 use baocao::domain::Period;
 use baocao::pipeline::ingest::{ingest, IngestOptions};
 use baocao::report::consolidate::{consolidate, StoredFrame};
-use baocao::report::{report_data, write_report};
-use baocao::store::{NewSubmission, Status, Store, StoredValue};
+use baocao::report::{report_data, roster, write_report};
+use baocao::store::{Status, Store};
 use calamine::{open_workbook_auto, Data, DataType, Reader};
 
-use crate::common::{baocao_ok, files_with_ext, temp_dir, text};
+use crate::common::{bac_kan, baocao_ok, files_with_ext, p, submission, temp_dir, text};
 use crate::ingest::synth_workspace;
-
-fn p(text: &str) -> Period {
-    Period::parse(text).unwrap()
-}
-
-fn bac_kan(dir: &Path) -> Settings {
-    let ws = dir.join("bk");
-    baocao_ok(&["init", &ws.to_string_lossy()], 0);
-    Settings::load(&ws, true).unwrap()
-}
 
 /// Stores one accepted return of `unit` for `month` with the given values.
 fn store_return(store: &mut Store, unit: &str, month: &str, values: &[(&str, f64)], tag: &str) -> i64 {
-    let file_name = format!("{unit}_{month}_{tag}.xlsx");
-    let sha256 = format!("{unit}{month}{tag}");
-    let received_at = format!("{month}-28T00:00:00Z");
-    let values: Vec<StoredValue> = values
-        .iter()
-        .map(|(line, v)| StoredValue {
-            line: (*line).into(),
-            value: Some(*v),
-            ytd: None,
-            cell: None,
-        })
-        .collect();
-    let new = NewSubmission {
-        run_id: None,
-        file_name: &file_name,
-        sha256: &sha256,
-        size: 1,
-        received_at: &received_at,
-        processed_at: "2026-01-01T00:00:00Z",
-        unit_code: Some(unit),
-        unit_name: None,
-        period: Some(p(month)),
-        form_code: Some("01/PCMD-H"),
-        form_version: Some(1),
-        status: Status::Accepted,
-        values: &values,
-        flags: &[],
-        findings: &[],
-        stored_path: "",
-        feedback_path: None,
-    };
-    store.record_submission(&new).unwrap().id
+    let values: Vec<(&str, Option<f64>)> = values.iter().map(|(l, v)| (*l, Some(*v))).collect();
+    let received = format!("{month}-28T00:00:00Z");
+    let new = submission(unit, month, &values, Status::Accepted, &received, tag);
+    store.record_submission(&new.as_new()).unwrap().id
 }
 
 #[test]
@@ -114,7 +76,7 @@ fn a_half_year_takes_june_for_a_stock_sums_a_flow_marks_a_missing_month_and_coun
     assert_eq!(fig("B01", "063").value, None);
     assert!(!fig("B01", "063").complete);
     // P2 = D02/D01 recomputed from sums: (9+1)/(10+2) = 83.3 %, not the 70 % average of 90 % and 50 %.
-    let (_, p2) = data.ratios.iter().find(|(t, _)| t.id == "P2").unwrap();
+    let p2 = &data.ratios.iter().find(|r| r.target.id == "P2").unwrap().ratio;
     let province = p2.province.unwrap();
     assert!((province - 1000.0 / 12.0).abs() < 1e-9, "{province}");
     let i061 = data.units.iter().position(|u| u.code == "061").unwrap();
@@ -156,16 +118,14 @@ fn province_equals_the_sum_of_districts_and_a_year_of_flows_the_sum_of_its_month
         .unwrap();
         let store = Store::open(&settings.paths.database).unwrap();
         let form = settings.current_form();
-        let units: Vec<String> = settings
-            .register
-            .districts_at(p("2015-12").end(&settings.calendar))
-            .iter()
-            .map(|u| u.code.clone())
-            .collect();
+        let lines: Vec<&baocao::domain::Line> = form.lines.iter().collect();
         let stored = StoredFrame::load(&store, p("2015-01"), p("2015-12")).unwrap();
+        let window =
+            |first: Period, last: Period| consolidate(&stored, &lines, &roster(&settings, first, last)).unwrap();
         for period in ["2015-05", "2015Q3", "2015S2", "2015"] {
             let period = p(period);
-            let figures = consolidate(&stored, form, &units, period.first_month(), period.last_month()).unwrap();
+            let figures = window(period.first_month(), period.last_month());
+            let units = figures.units.clone();
             for (l, line) in form.lines.iter().enumerate() {
                 let values: Vec<Option<f64>> = (0..units.len()).map(|u| figures.unit(l, u).value).collect();
                 let sum: f64 = values.iter().flatten().sum();
@@ -184,21 +144,19 @@ fn province_equals_the_sum_of_districts_and_a_year_of_flows_the_sum_of_its_month
             }
         }
         // The trend chart's monthly province totals are the months' consolidations.
-        let trend = stored
-            .monthly_province(&["B01", "B03", "C01"], p("2015-01"), p("2015-12"))
-            .unwrap();
-        for (month, values) in &trend {
-            let one = consolidate(&stored, form, &units, *month, *month).unwrap();
-            for (k, line) in ["B01", "B03", "C01"].iter().enumerate() {
-                assert_eq!(values[k], one.province_of(line).unwrap().value, "{month} {line}");
+        let data = report_data(&settings, &store, p("2015-12")).unwrap();
+        for (month, values) in &data.trend {
+            let one = window(*month, *month);
+            for (k, line) in baocao::report::TREND_LINES.iter().enumerate() {
+                assert_eq!(values[k], one.province_of(line).unwrap(), "{month} {line}");
             }
         }
-        let year = consolidate(&stored, form, &units, p("2015-01"), p("2015-12")).unwrap();
+        let year = window(p("2015-01"), p("2015-12"));
         let months: Vec<_> = (1..=12)
-            .map(|m| consolidate(&stored, form, &units, Period::month(2015, m), Period::month(2015, m)).unwrap())
+            .map(|m| window(Period::month(2015, m), Period::month(2015, m)))
             .collect();
         for (l, line) in form.lines.iter().enumerate() {
-            for (u, unit) in units.iter().enumerate() {
+            for (u, unit) in year.units.iter().enumerate() {
                 let y = year.unit(l, u);
                 if line.agg == baocao::domain::Agg::Sum {
                     let total: f64 = months.iter().filter_map(|m| m.unit(l, u).value).sum();
@@ -370,7 +328,9 @@ fn the_same_database_gives_the_same_workbook_data_and_identical_exports() {
         assert_eq!(std::fs::read(&x).unwrap(), std::fs::read(&y).unwrap(), "{format}");
     }
     let csv = std::fs::read_to_string(dir.path().join("x.csv")).unwrap();
-    assert!(csv.starts_with("period,unit_code,line_code,value,ytd,status\n"));
+    assert!(csv.starts_with("period,unit_code,line_code,value,ytd,status,unit_name,level,territory,former_districts\n"));
+    // A district of the synthetic province 99: its level, and the territory it covers.
+    assert!(csv.contains(",district,99,\n"), "{}", &csv[..300.min(csv.len())]);
     let parquet = dir.path().join("pq");
     baocao_ok(
         &[

@@ -49,6 +49,7 @@ fn write_feedbacks(settings: &Settings, item: &InHand<Stored>) -> Result<(), Err
     let input = FeedbackInput {
         file_name: &item.file.name,
         received_at: &received,
+        timezone: settings.timezone,
         status: checked.status(),
         unit: claimed
             .unit_code

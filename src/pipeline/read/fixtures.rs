@@ -155,6 +155,7 @@ impl Env {
     pub(crate) fn context<'a>(&'a self, file: &'a str, history: &'a dyn History) -> Context<'a> {
         Context {
             forms: &self.settings.forms,
+            province: &self.settings.config.province.code,
             register: &self.settings.register,
             calendar: &self.settings.calendar,
             today: today(),

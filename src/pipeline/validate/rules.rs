@@ -6,20 +6,34 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::domain::{Level, Rule};
+use crate::domain::{Level, OutlierRule, Rule};
 use crate::findings::Finding;
 use crate::pipeline::read::format_number;
 
 use super::{clean_label, dmy, vi_number, Checker, Col};
+
+/// The columns the arithmetic rules (10–14) check: this period only. The
+/// form checks the year to date through rule 18 alone, a warning; a parent
+/// and its parts that disagree in `Lũy kế` show there.
+const THIS_PERIOD: [Col; 1] = [Col::This];
 
 /// "A01.1+A01.2".
 fn plus(codes: &[&str]) -> String {
     codes.join("+")
 }
 
-/// The smallest change, in the line's own unit (people, establishments,
-/// million VND), that rule 20 reports, however regular the history.
-const OUTLIER_FLOOR: f64 = 10.0;
+/// A value in thousandths of its unit, exactly. Money has at most three
+/// decimals (a thousand VND), so comparing integers of thousandths is exact
+/// where comparing floats is not: 12.345 − 12.344 computes to
+/// 0.0010000000000012, which a float tolerance of 0.001 would reject.
+pub(super) fn thousandths(value: f64) -> i64 {
+    (value * 1000.0).round() as i64
+}
+
+/// The sum of values in thousandths, each rounded first (see [`thousandths`]).
+fn thousandths_sum(values: &[f64]) -> i64 {
+    values.iter().map(|v| thousandths(*v)).sum()
+}
 
 fn median(values: &mut [f64]) -> f64 {
     values.sort_by(f64::total_cmp);
@@ -44,18 +58,18 @@ impl Checker<'_> {
     }
 
     /// Rule 10: the parts add up to their parent exactly (money within the
-    /// form's tolerance), in both columns for lines with a year to date.
+    /// form's tolerance, compared in exact thousandths).
     pub(super) fn parts_sum(&mut self, rule: &Rule, parent: &str, parts: &[String]) {
         let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
         let mut all = parts.clone();
         all.push(parent);
         let tolerance = self.tolerance(&all);
-        for col in self.columns(&all) {
+        for col in THIS_PERIOD {
             let (Some(total), Some(values)) = (self.value(parent, col), self.values_of(&parts, col)) else {
                 continue;
             };
             let sum: f64 = values.iter().sum();
-            if (sum - total).abs() <= tolerance {
+            if (thousandths_sum(&values) - thousandths(total)).abs() <= tolerance {
                 continue;
             }
             let expr = plus(&parts);
@@ -81,11 +95,11 @@ impl Checker<'_> {
     /// Rule 11: an "of which" line is at most its parent.
     pub(super) fn of_which(&mut self, rule: &Rule, parent: &str, child: &str) {
         let tolerance = self.tolerance(&[parent, child]);
-        for col in self.columns(&[parent, child]) {
+        for col in THIS_PERIOD {
             let (Some(total), Some(part)) = (self.value(parent, col), self.value(child, col)) else {
                 continue;
             };
-            if part <= total + tolerance {
+            if thousandths(part) <= thousandths(total) + tolerance {
                 continue;
             }
             let finding = self
@@ -120,12 +134,12 @@ impl Checker<'_> {
         let mut all = left.clone();
         all.push(right);
         let tolerance = self.tolerance(&all);
-        for col in self.columns(&all) {
+        for col in THIS_PERIOD {
             let (Some(values), Some(limit)) = (self.values_of(&left, col), self.value(right, col)) else {
                 continue;
             };
             let sum: f64 = values.iter().sum();
-            if sum <= limit + tolerance {
+            if thousandths_sum(&values) <= thousandths(limit) + tolerance {
                 continue;
             }
             let expr = plus(&left);
@@ -156,7 +170,7 @@ impl Checker<'_> {
     /// Rules 12–13: `first` > 0 exactly when `second` > 0; the finding sits
     /// on `second`.
     pub(super) fn both_or_neither_positive(&mut self, rule: &Rule, first: &str, second: &str) {
-        for col in self.columns(&[first, second]) {
+        for col in THIS_PERIOD {
             let (Some(a), Some(b)) = (self.value(first, col), self.value(second, col)) else {
                 continue;
             };
@@ -190,12 +204,12 @@ impl Checker<'_> {
     /// Rule 12: when `when` > 0, `left` ≤ `right`; the finding sits on `right`.
     pub(super) fn positive_implies_not_greater(&mut self, rule: &Rule, when: &str, left: &str, right: &str) {
         let tolerance = self.tolerance(&[left, right]);
-        for col in self.columns(&[when, left, right]) {
+        for col in THIS_PERIOD {
             let (Some(w), Some(l), Some(r)) = (self.value(when, col), self.value(left, col), self.value(right, col))
             else {
                 continue;
             };
-            if w <= 0.0 || l <= r + tolerance {
+            if w <= 0.0 || thousandths(l) <= thousandths(r) + tolerance {
                 continue;
             }
             let finding = self
@@ -225,11 +239,11 @@ impl Checker<'_> {
     /// Rule 14: when `when` = 0, `then` = 0; the finding sits on `then`.
     pub(super) fn zero_implies_zero(&mut self, rule: &Rule, when: &str, then: &str) {
         let tolerance = self.tolerance(&[when, then]);
-        for col in self.columns(&[when, then]) {
+        for col in THIS_PERIOD {
             let (Some(w), Some(t)) = (self.value(when, col), self.value(then, col)) else {
                 continue;
             };
-            if w.abs() > tolerance || t.abs() <= tolerance {
+            if thousandths(w).abs() > tolerance || thousandths(t).abs() <= tolerance {
                 continue;
             }
             let finding = self
@@ -259,7 +273,7 @@ impl Checker<'_> {
         let Some(written) = self.value(line, Col::This) else {
             return;
         };
-        let register = self.ctx.register.communes_of(&self.unit.code, self.end);
+        let register = self.ctx.register.communes_of_unit(self.unit, self.end);
         let expected = register.len() as f64;
         if (written - expected).abs() < 1e-9 {
             return;
@@ -312,7 +326,7 @@ impl Checker<'_> {
             return;
         };
         let register = self.ctx.register;
-        let expected = register.communes_of(&self.unit.code, self.end);
+        let expected = register.communes_of_unit(self.unit, self.end);
         let expected_codes: BTreeSet<&str> = expected.iter().map(|u| u.code.as_str()).collect();
         let mut seen: BTreeMap<&str, &str> = BTreeMap::new();
         let mut found = Vec::new();
@@ -419,8 +433,22 @@ impl Checker<'_> {
         let register = self.ctx.register;
         let rows = register.rows_of(Level::Commune, code);
         if let Some(now) = rows.iter().find(|u| u.valid_on(self.end)) {
+            if self.unit.level == Level::Commune {
+                // A commune reports for itself (from 1/7/2025): any other
+                // commune on its sheet is another reporting unit's.
+                return (
+                    format!(
+                        "mã xã {code} ({}) là một đơn vị báo cáo khác, không phải {}. Trang danh sách xã của một xã, phường chỉ ghi chính xã, phường đó.",
+                        now.name, self.unit.name
+                    ),
+                    format!(
+                        "commune {code} ({}) is another unit than {}: a commune's sheet lists only itself",
+                        now.name, self.unit.code
+                    ),
+                );
+            }
             let district = register
-                .district_at(&now.parent_code, self.end)
+                .any_level_at(&now.parent_code, self.end)
                 .map_or(now.parent_code.clone(), |d| d.name.clone());
             return (
                 format!(
@@ -608,7 +636,8 @@ impl Checker<'_> {
                 Some(previous)
             };
             let expected = previous.map_or(this, |previous| previous + this);
-            if (ytd - expected).abs() <= tolerance {
+            let expected_thousandths = previous.map_or(0, thousandths) + thousandths(this);
+            if (thousandths(ytd) - expected_thousandths).abs() <= tolerance {
                 continue;
             }
             let (how_vi, how_en) = match previous {
@@ -665,7 +694,7 @@ impl Checker<'_> {
             let Some(previous) = self.stored(1, code).and_then(|h| h.value) else {
                 continue;
             };
-            if this >= previous - self.tolerance(&[code.as_str()]) {
+            if thousandths(this) >= thousandths(previous) - self.tolerance(&[code.as_str()]) {
                 continue;
             }
             found.push(
@@ -688,56 +717,36 @@ impl Checker<'_> {
         self.findings.extend(found);
     }
 
-    /// Rule 20: a value far from the unit's own history.
-    ///
-    /// A value is an outlier when it lies more than `robust_sd` robust
-    /// standard deviations (1.4826 × MAD) from the median of the unit's last
-    /// `window_months` stored months, with at least `min_history` of them
-    /// present, **and** at least max(10, the median) away from that median.
-    /// The absolute floor is what keeps small counts quiet: a history of 0,
-    /// 1, 1, 0, 2 has a MAD of 1, so without it a 4 would be flagged every
-    /// other month. A series whose MAD is 0 and median above 0 (nearly
-    /// always the same count) is judged by the floor alone. A series whose
-    /// MAD and median are both 0 (fines, loans, trials: events in some
-    /// months only) is left to the jump rule below, otherwise every month
-    /// with an event would be flagged.
-    ///
-    /// Independently, a jump from 0 last month to more than `jump_factor`
-    /// times the largest value of the window (when that is above 0), and to
-    /// at least the same absolute floor, is flagged. One finding per line at
-    /// most.
-    pub(super) fn outlier(
-        &mut self,
-        rule: &Rule,
-        robust_sd: f64,
-        window_months: u32,
-        min_history: u32,
-        jump_factor: f64,
-    ) {
+    /// Rule 20: a value far from the unit's own history, as the form says:
+    /// more than `robust_sd` robust standard deviations (1.4826 × MAD) from
+    /// the median of the unit's last `window_months` stored months, with at
+    /// least `min_history` of them present; or more than `jump_factor` times
+    /// the largest of them. A change smaller than the form file's
+    /// `min_change` is not reported (its reason is written there). One
+    /// finding per line at most.
+    pub(super) fn outlier(&mut self, rule: &Rule, params: &OutlierRule) {
         let mut found = Vec::new();
         for line in &self.form.lines {
             let Some(x) = self.value(&line.code, Col::This) else {
                 continue;
             };
-            let mut past: Vec<f64> = (1..=i64::from(window_months))
+            let mut past: Vec<f64> = (1..=i64::from(params.window_months))
                 .filter_map(|n| self.stored(n, &line.code).and_then(|h| h.value))
                 .collect();
             if past.is_empty() {
                 continue;
             }
             let largest = past.iter().copied().fold(f64::MIN, f64::max);
-            let previous = self.stored(1, &line.code).and_then(|h| h.value);
             let n = past.len();
             let mut message = None;
-            if n >= min_history as usize {
+            if n >= params.min_history as usize {
                 let med = median(&mut past);
                 let mut deviations: Vec<f64> = past.iter().map(|v| (v - med).abs()).collect();
                 let sd = 1.4826 * median(&mut deviations);
                 let distance = (x - med).abs();
-                let beyond_spread = if sd > 0.0 { distance > robust_sd * sd } else { med > 0.0 };
-                if beyond_spread && distance >= OUTLIER_FLOOR.max(med) {
-                    let low = (med - robust_sd * sd).max(0.0);
-                    let high = med + robust_sd * sd;
+                if distance > params.robust_sd * sd && distance >= params.min_change {
+                    let low = (med - params.robust_sd * sd).max(0.0);
+                    let high = med + params.robust_sd * sd;
                     let usual_vi = if sd > 0.0 {
                         format!(
                             "thường trong khoảng {}–{}",
@@ -759,28 +768,29 @@ impl Checker<'_> {
                             format_number(med),
                             format_number(round3(sd))
                         ),
-                        format!("{} ± {}", format_number(med), format_number(round3(robust_sd * sd))),
+                        format!("{} ± {}", format_number(med), format_number(round3(params.robust_sd * sd))),
                     ));
                 }
             }
-            // The same absolute floor: 0 → 1.8 million VND after a 0.15 is a
-            // twelvefold jump, and nothing a statistician needs to hear about.
-            let jumped = x > jump_factor * largest && x >= OUTLIER_FLOOR;
-            if message.is_none() && previous == Some(0.0) && largest > 0.0 && jumped {
+            // "10× the largest past value" has no scale when that value is
+            // 0: a series of zeros is judged by the robust rule alone (with
+            // its six months), not by a jump from nothing.
+            let jumped = largest > 0.0 && x > params.jump_factor * largest && x - largest >= params.min_change;
+            if message.is_none() && jumped {
                 message = Some((
                     format!(
-                        "tăng từ 0 (tháng trước) lên {}, gấp hơn {} lần mức cao nhất ({}) của {n} tháng trước. Đề nghị kiểm tra lại; nếu số liệu đúng, xin ghi rõ lý do ở cột Ghi chú.",
+                        "tăng lên {}, gấp hơn {} lần mức cao nhất ({}) của {n} tháng trước. Đề nghị kiểm tra lại; nếu số liệu đúng, xin ghi rõ lý do ở cột Ghi chú.",
                         vi_number(x),
-                        vi_number(jump_factor),
+                        vi_number(params.jump_factor),
                         vi_number(largest)
                     ),
                     format!(
-                        "jumped from 0 to {}, more than {}× the largest of the last {n} months ({})",
+                        "{} is more than {}× the largest of the last {n} months ({})",
                         format_number(x),
-                        format_number(jump_factor),
+                        format_number(params.jump_factor),
                         format_number(largest)
                     ),
-                    format!("≤ {}", format_number(jump_factor * largest)),
+                    format!("≤ {}", format_number(params.jump_factor * largest)),
                 ));
             }
             if let Some((vi, en, expected)) = message {

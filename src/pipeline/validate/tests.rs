@@ -76,13 +76,17 @@ fn parts_that_do_not_add_up_are_reported_at_the_parent() {
 }
 
 #[test]
-fn parts_are_checked_in_the_year_to_date_column_too() {
+fn the_year_to_date_column_is_checked_by_rule_18_only_as_the_form_says() {
     let env = env();
     let mut spec = env.valid_spec();
+    // B08.1+B08.2+B08.3 = 6 ≠ B08 = 5 in the Lũy kế column only.
     set_ytd(&mut spec, "B08.1", CellInput::Number(3.0));
-    let (checked, layout) = check(&env, &spec, &NoHistory);
-    let f = single(&checked, 10, "Bieu01", &ytd_cell(&layout, "B08"));
-    assert_eq!(f.expected.as_deref(), Some("B08.1+B08.2+B08.3 = 6 ≠ B08 = 5"));
+    // An "of which" above its parent, in Lũy kế only.
+    set_ytd(&mut spec, "B11.1", CellInput::Number(99.0));
+    let (checked, _) = check(&env, &spec, &NoHistory);
+    assert!(of_rule(&checked, 10).is_empty(), "{}", dump(&checked.findings));
+    assert!(of_rule(&checked, 11).is_empty(), "{}", dump(&checked.findings));
+    assert!(!rejects(&checked.findings), "{}", dump(&checked.findings));
 }
 
 #[test]
@@ -90,6 +94,54 @@ fn money_parts_add_up_within_the_tolerance() {
     let env = env();
     let mut spec = env.valid_spec();
     set(&mut spec, "F05", CellInput::Number(10.5005));
+    let (checked, _) = check(&env, &spec, &NoHistory);
+    assert!(of_rule(&checked, 10).is_empty(), "{}", dump(&checked.findings));
+}
+
+/// A return whose spending is `total` with everything in group 1, `part`,
+/// and by source all from the local budget.
+fn spending(env: &Env, total: f64, part: f64) -> Checked {
+    let mut spec = env.valid_spec();
+    set(&mut spec, "F05", CellInput::Number(total));
+    set(&mut spec, "F05.1", CellInput::Number(part));
+    for code in ["F05.2", "F05.3", "F05.4", "F05.5", "F06", "F08"] {
+        set(&mut spec, code, CellInput::Number(0.0));
+    }
+    set(&mut spec, "F07", CellInput::Number(total));
+    check(env, &spec, &NoHistory).0
+}
+
+#[test]
+fn money_within_a_thousandth_passes_exactly_at_the_boundary_whatever_the_float_noise() {
+    let env = env();
+    // 12.345 − 12.344 computes to 0.0010000000000012 in floating point:
+    // a thousandth, the form's tolerance, and accepted.
+    let checked = spending(&env, 12.344, 12.345);
+    assert!(of_rule(&checked, 10).is_empty(), "{}", dump(&checked.findings));
+    let checked = spending(&env, 100.001, 100.002);
+    assert!(of_rule(&checked, 10).is_empty(), "{}", dump(&checked.findings));
+    let checked = spending(&env, 0.1, 0.101);
+    assert!(of_rule(&checked, 10).is_empty(), "{}", dump(&checked.findings));
+    // Two thousandths apart is beyond the tolerance, at any magnitude.
+    let checked = spending(&env, 12.343, 12.345);
+    assert_eq!(of_rule(&checked, 10).len(), 1, "{}", dump(&checked.findings));
+    let checked = spending(&env, 123456.789, 123456.791);
+    assert_eq!(of_rule(&checked, 10).len(), 1, "{}", dump(&checked.findings));
+    assert!(rejects(&checked.findings));
+}
+
+#[test]
+fn money_of_which_and_not_greater_compare_in_exact_thousandths() {
+    let env = env();
+    // F06 + F07 + F08 = F05: 0.1 + 0.2 is 0.30000000000000004 in floating point.
+    let mut spec = env.valid_spec();
+    set(&mut spec, "F05", CellInput::Number(0.3));
+    set(&mut spec, "F05.1", CellInput::Number(0.3));
+    for code in ["F05.2", "F05.3", "F05.4", "F05.5", "F08"] {
+        set(&mut spec, code, CellInput::Number(0.0));
+    }
+    set(&mut spec, "F06", CellInput::Number(0.1));
+    set(&mut spec, "F07", CellInput::Number(0.2));
     let (checked, _) = check(&env, &spec, &NoHistory);
     assert!(of_rule(&checked, 10).is_empty(), "{}", dump(&checked.findings));
 }
@@ -549,8 +601,8 @@ fn an_outlier_against_twelve_months_is_flagged_but_small_counts_stay_quiet() {
     let f = single(&checked, 20, "Bieu01", &this_cell(&layout, "A02"));
     assert_eq!(f.severity, Severity::Warning);
 
-    // With a MAD of 0 every change would be "infinitely" far; the absolute
-    // floor (10, or the median) keeps a 3 and a 7 quiet and flags a 12.
+    // With a MAD of 0 every change is beyond 3 robust SDs; the form file's
+    // min_change (10) keeps a 3 and a 7 quiet and flags a 12.
     let mut spec = env.valid_spec();
     set(&mut spec, "A01.6", CellInput::Number(3.0));
     let (checked, _) = check(&env, &spec, &history);
@@ -563,8 +615,44 @@ fn an_outlier_against_twelve_months_is_flagged_but_small_counts_stay_quiet() {
     single(&checked, 20, "Bieu01", &this_cell(&layout, "A01.6"));
 }
 
+/// A03 = 28 with its seven parts as the valid return has them, scaled so
+/// that A03 is `total` (the rest in A03.7).
+fn with_a03(spec: &mut ReturnSpec<'_>, total: f64) {
+    set(spec, "A03", CellInput::Number(total));
+    set(spec, "A03.7", CellInput::Number(total - 21.0));
+}
+
 #[test]
-fn a_jump_from_zero_to_ten_times_the_largest_past_value_is_flagged() {
+fn a03_around_fifty_jumping_to_ninety_is_an_outlier_as_the_form_says() {
+    let env = env();
+    let months: Vec<Period> = (1..=12).map(|n| period().add_months(-n)).collect();
+    // Median 50, MAD 1: robust SD 1.48, so 3 robust SDs is 4.4. The old
+    // rule wanted a distance of max(10, median) = 50 and kept quiet.
+    let history_values = [49.0, 50.0, 51.0, 50.0, 52.0, 48.0, 50.0, 51.0, 49.0, 50.0, 50.0, 51.0];
+    let entries: Vec<(Period, &str, Option<f64>, Option<f64>)> = months
+        .iter()
+        .zip(history_values)
+        .map(|(p, v)| (*p, "A03", Some(v), None))
+        .collect();
+    let history = history_of(&entries);
+    let mut spec = env.valid_spec();
+    with_a03(&mut spec, 90.0);
+    let (checked, layout) = check(&env, &spec, &history);
+    let f = single(&checked, 20, "Bieu01", &this_cell(&layout, "A03"));
+    assert_eq!(f.expected.as_deref(), Some("50 ± 4.448"));
+    // 58 is 8 away: beyond 3 robust SDs but under the form file's min_change.
+    let mut spec = env.valid_spec();
+    with_a03(&mut spec, 58.0);
+    let (checked, _) = check(&env, &spec, &history);
+    assert!(of_rule(&checked, 20).is_empty(), "{}", dump(&checked.findings));
+    // 61 is 11 away: reported.
+    with_a03(&mut spec, 61.0);
+    let (checked, _) = check(&env, &spec, &history);
+    assert_eq!(of_rule(&checked, 20).len(), 1, "{}", dump(&checked.findings));
+}
+
+#[test]
+fn a_jump_to_ten_times_the_largest_past_value_is_flagged_whatever_last_month_was() {
     let env = env();
     // Too few months for the robust test; the jump rule still applies.
     let history = history_of(&[
@@ -577,8 +665,30 @@ fn a_jump_from_zero_to_ten_times_the_largest_past_value_is_flagged() {
     set_ytd(&mut spec, "C03", CellInput::Number(29.0));
     let (checked, layout) = check(&env, &spec, &history);
     let f = single(&checked, 20, "Bieu01", &this_cell(&layout, "C03"));
-    assert!(f.message_en.contains("jumped from 0"), "{}", f.message_en);
+    assert!(f.message_en.contains("more than 10× the largest"), "{}", f.message_en);
     assert!(of_rule(&checked, 18).is_empty(), "{}", dump(&checked.findings));
+
+    // Last month was 1, not 0: the form's rule does not ask for a zero.
+    let history = history_of(&[
+        (Period::month(2015, 3), "C03", Some(2.0), Some(3.0)),
+        (Period::month(2015, 4), "C03", Some(0.0), Some(3.0)),
+        (Period::month(2015, 5), "C03", Some(1.0), Some(4.0)),
+    ]);
+    let (checked, layout) = check(&env, &spec, &history);
+    single(&checked, 20, "Bieu01", &this_cell(&layout, "C03"));
+    // Three months of 0 give "10× the largest" no scale: no jump.
+    let zeros = history_of(&[
+        (Period::month(2015, 3), "C03", Some(0.0), Some(0.0)),
+        (Period::month(2015, 4), "C03", Some(0.0), Some(0.0)),
+        (Period::month(2015, 5), "C03", Some(0.0), Some(0.0)),
+    ]);
+    let (checked, _) = check(&env, &spec, &zeros);
+    assert!(of_rule(&checked, 20).is_empty(), "{}", dump(&checked.findings));
+    // 19 is not more than 10 × 2, the largest past value: quiet.
+    set(&mut spec, "C03", CellInput::Number(19.0));
+    set_ytd(&mut spec, "C03", CellInput::Number(23.0));
+    let (checked, _) = check(&env, &spec, &history);
+    assert!(of_rule(&checked, 20).is_empty(), "{}", dump(&checked.findings));
 }
 
 #[test]
