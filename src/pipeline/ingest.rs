@@ -53,7 +53,9 @@ use crate::pipeline::discover::{discover, Candidate};
 use crate::pipeline::extract::Extracted;
 use crate::pipeline::filing::{duplicate_place, file_away, heal_unfiled, regenerate_feedback, relative_to, Placement};
 use crate::pipeline::validate::{Checked, Return};
-use crate::store::{NewSubmission, Receipt, Recorded, Status, Store, StoredFlag, StoredValue, Submission};
+use crate::store::{
+    NewSubmission, Receipt, ReceiptOutcome, Recorded, Status, Store, StoredFlag, StoredValue, Submission,
+};
 
 use finish::{finish_chunk, record_filing};
 use summary::PhaseClock;
@@ -232,6 +234,16 @@ impl UnitQueue<Extracted> {
     }
 }
 
+/// A read chunk once the content stored before is dealt with.
+#[derive(Debug, Default)]
+struct SortedOut {
+    /// Files whose content is new, in arrival order.
+    fresh: Vec<InHand<Extracted>>,
+    /// Second copies of content met twice in the chunk, judged once the
+    /// first is stored.
+    repeats: Vec<Received>,
+}
+
 /// What every stage of one pass shares.
 struct Batch<'a> {
     settings: &'a Settings,
@@ -354,7 +366,7 @@ impl<'a> Batch<'a> {
     /// own transaction, in arrival order.
     fn store_chunk(&mut self, read: Vec<Option<InHand<Extracted>>>) -> Result<Vec<InHand<Stored>>, Error> {
         let mut clock = PhaseClock::start();
-        let (fresh, repeats) = self.sort_out(read)?;
+        let SortedOut { fresh, repeats } = self.sort_out(read)?;
         clock.lap(&mut self.summary.phases.sort);
         let checked = self.check_in_order(fresh);
         clock.lap(&mut self.summary.phases.check);
@@ -365,15 +377,9 @@ impl<'a> Batch<'a> {
     }
 
     /// Deals with the content already stored (in arrival order) and loads
-    /// the history of the units the new files name. Returns the new files,
-    /// and the second copies of content met twice in the chunk (judged once
-    /// the first is stored).
-    fn sort_out(
-        &mut self,
-        read: Vec<Option<InHand<Extracted>>>,
-    ) -> Result<(Vec<InHand<Extracted>>, Vec<Received>), Error> {
-        let mut fresh = Vec::new();
-        let mut repeats = Vec::new();
+    /// the history of the units the new files name.
+    fn sort_out(&mut self, read: Vec<Option<InHand<Extracted>>>) -> Result<SortedOut, Error> {
+        let mut sorted = SortedOut::default();
         let mut seen: HashSet<String> = HashSet::new();
         for item in read {
             let Some(item) = item else {
@@ -382,7 +388,7 @@ impl<'a> Batch<'a> {
                 continue;
             };
             if !seen.insert(item.file.sha256.clone()) {
-                repeats.push(item.file);
+                sorted.repeats.push(item.file);
                 continue;
             }
             if let Some(known) = self.store.find_by_sha(&item.file.sha256)? {
@@ -393,9 +399,9 @@ impl<'a> Batch<'a> {
             if let Some(unit) = claimed_unit(&item.stage) {
                 self.history.load_unit(&self.store, unit)?;
             }
-            fresh.push(item);
+            sorted.fresh.push(item);
         }
-        Ok((fresh, repeats))
+        Ok(sorted)
     }
 
     /// Every rule, against the history: a unit's files in arrival order, the
@@ -579,9 +585,9 @@ impl<'a> Batch<'a> {
             self.store.mark_filed(known.id)?;
         }
         let what = if duplicate {
-            "duplicate"
+            ReceiptOutcome::Duplicate
         } else {
-            "filed after interruption"
+            ReceiptOutcome::FiledAfterInterruption
         };
         self.store.record_receipt(&Receipt {
             run_id: self.run,
@@ -592,7 +598,7 @@ impl<'a> Batch<'a> {
             submission_id: Some(known.id),
             moved_to: Some(&relative_to(&settings.paths.root, &moved)),
         })?;
-        tracing::info!(file = %file.name, unit = ?known.unit_code, period = ?known.period, outcome = what, "Already stored");
+        tracing::info!(file = %file.name, unit = ?known.unit_code, period = ?known.period, outcome = what.as_str(), "Already stored");
         outcome.duplicate = duplicate;
         outcome.filed_to = Some(moved);
         self.summary.files.push(outcome);

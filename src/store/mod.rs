@@ -252,6 +252,28 @@ pub struct CurrentValue {
     pub ytd: Option<f64>,
 }
 
+/// What a run did with a file it looked at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReceiptOutcome {
+    /// Stored now, with this status.
+    Stored(Status),
+    /// Its content was stored before: filed under `archive/trung-lap/`.
+    Duplicate,
+    /// Stored by a pass that stopped before filing it: filed now.
+    FiledAfterInterruption,
+}
+
+impl ReceiptOutcome {
+    /// As the receipts table keeps it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReceiptOutcome::Stored(status) => status.as_str(),
+            ReceiptOutcome::Duplicate => "duplicate",
+            ReceiptOutcome::FiledAfterInterruption => "filed after interruption",
+        }
+    }
+}
+
 /// A file a run looked at, for the audit trail.
 #[derive(Debug, Clone)]
 pub struct Receipt<'a> {
@@ -259,8 +281,7 @@ pub struct Receipt<'a> {
     pub file_name: &'a str,
     pub sha256: &'a str,
     pub seen_at: &'a str,
-    /// accepted, warnings, rejected, duplicate, filed after interruption.
-    pub outcome: &'a str,
+    pub outcome: ReceiptOutcome,
     pub submission_id: Option<i64>,
     pub moved_to: Option<&'a str>,
 }
@@ -539,7 +560,7 @@ impl Store {
                     receipt.file_name,
                     receipt.sha256,
                     receipt.seen_at,
-                    receipt.outcome,
+                    receipt.outcome.as_str(),
                     receipt.submission_id,
                     receipt.moved_to
                 ])

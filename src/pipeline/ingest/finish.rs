@@ -10,7 +10,7 @@ use crate::config::Settings;
 use crate::error::Error;
 use crate::feedback::{write_feedback, FeedbackInput};
 use crate::pipeline::filing::{file_away, relative_to};
-use crate::store::{Receipt, Store};
+use crate::store::{Receipt, ReceiptOutcome, Store};
 
 /// Writes the feedback workbooks of a stored chunk (in parallel), then
 /// moves its files: only now do they leave the inbox.
@@ -93,7 +93,7 @@ pub(super) fn record_filing(
         file_name: &file.name,
         sha256: &file.sha256,
         seen_at: &now_iso(),
-        outcome: status.as_str(),
+        outcome: ReceiptOutcome::Stored(status),
         submission_id: Some(recorded.id),
         moved_to: Some(&relative_to(&settings.paths.root, &to)),
     })?;
