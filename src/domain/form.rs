@@ -125,6 +125,9 @@ pub struct OutlierRule {
     pub min_history: u32,
     pub jump_factor: f64,
     pub min_change: f64,
+    /// A history whose median and MAD are both 0 (events in a few months
+    /// only) is left to the jump test.
+    pub sparse_by_jump_only: bool,
 }
 
 /// The closed vocabulary of rule kinds. A form file can only name these.
@@ -741,6 +744,7 @@ fn parse_form(text: &str) -> Result<Form, Vec<String>> {
                 min_history: e.whole("min_history", Some(6)),
                 jump_factor: e.number("jump_factor", Some(10.0)),
                 min_change: e.number("min_change", Some(0.0)),
+                sparse_by_jump_only: e.boolean("sparse_by_jump_only", Some(false)),
             })),
             "resubmission" => Some(RuleKind::Resubmission),
             "" => None,

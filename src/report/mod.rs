@@ -5,6 +5,7 @@
 pub mod completeness;
 pub mod consolidate;
 pub mod export;
+pub mod territory;
 pub mod workbook;
 
 use std::fmt;
@@ -19,6 +20,7 @@ use crate::store::{Status, Store, StoredFlag, Submission};
 
 use completeness::{month_statuses, rates, MonthStatus, Rates};
 use consolidate::{consolidate, ratio, Figure, Figures, Ratio, Roster, StoredFrame};
+use territory::{in_former_territory, TerritoryChange};
 
 /// What writing a report did.
 #[derive(Debug, Clone, PartialEq)]
@@ -109,6 +111,11 @@ pub struct ReportData<'a> {
     pub sources: Vec<Submission>,
     /// Month → province figure of each [`TREND_LINES`] line (12 months to the period).
     pub trend: Vec<(Period, Vec<Figure>)>,
+    /// Set when the trend's months cross a change of province: the trend is
+    /// then the former territory's.
+    pub trend_change: Option<TerritoryChange>,
+    /// Set when the period or its comparison crosses a change of province.
+    pub territory: Option<TerritoryReport>,
 }
 
 /// The default path of a report: `reports/<period>/BaoCao_01PCMD-T_<period>.xlsx`.
@@ -123,11 +130,40 @@ pub fn default_path(settings: &Settings, period: Period) -> PathBuf {
 /// The reporting units of every month from `first` to `last`: a figure
 /// counts each unit for the months it reported in.
 pub fn roster(settings: &Settings, first: Period, last: Period) -> Roster {
+    roster_where(settings, first, last, |_, _| true)
+}
+
+/// [`roster`] keeping only the units and months `keep` accepts.
+pub fn roster_where(settings: &Settings, first: Period, last: Period, keep: impl Fn(&Unit, Period) -> bool) -> Roster {
     let months = (0..=(last.month_ordinal() - first.month_ordinal()))
         .map(|n| first.add_months(n))
-        .map(|month| (month, completeness::expected_units(settings, month)))
+        .map(|month| {
+            let units = completeness::expected_units(settings, month)
+                .into_iter()
+                .filter(|u| keep(u, month))
+                .collect();
+            (month, units)
+        })
         .collect();
     Roster::new(months)
+}
+
+/// The workspace's former territory through a change of province: its
+/// figures, exact and comparable, and what the whole province's lack.
+#[derive(Debug, Clone)]
+pub struct TerritoryReport {
+    pub change: TerritoryChange,
+    /// The former territory's figures (the province column of each).
+    pub current: Figures,
+    pub year_to_date: Figures,
+    pub last_year: Figures,
+    /// Months of the period, and of the year to date, whose whole-province
+    /// flows lack the part of the territory that did not report then.
+    pub lacking_this: Vec<Period>,
+    pub lacking_ytd: Vec<Period>,
+    /// Whether the same period last year lies wholly under the province of
+    /// the period's end (else the whole province's comparison is "–").
+    pub last_year_comparable: bool,
 }
 
 /// Computes everything a report of `period` shows.
@@ -163,6 +199,44 @@ pub fn report_data<'a>(settings: &'a Settings, store: &Store, period: Period) ->
         &lines,
         &roster(settings, last_year.first_month(), last_year.last_month()),
     )?;
+
+    // A change of province between last year and the period's end: the
+    // former territory's figures beside the whole province's.
+    let territory = match TerritoryChange::between(settings, last_year.first_month(), last) {
+        None => None,
+        Some(change) => {
+            let former = |unit: &Unit, month: Period| in_former_territory(settings, unit, month);
+            let window = |first: Period, last: Period| {
+                consolidate(&stored, &lines, &roster_where(settings, first, last, former))
+            };
+            let this_months = period.months();
+            let ytd_months: Vec<Period> = (0..=(last.month_ordinal() - year_start.month_ordinal()))
+                .map(|n| year_start.add_months(n))
+                .collect();
+            let last_year_months = last_year.months();
+            Some(TerritoryReport {
+                current: window(period.first_month(), last)?,
+                year_to_date: window(year_start, last)?,
+                last_year: window(last_year.first_month(), last_year.last_month())?,
+                lacking_this: change.months_before(&this_months, settings),
+                lacking_ytd: change.months_before(&ytd_months, settings),
+                last_year_comparable: change.months_before(&last_year_months, settings).is_empty(),
+                change,
+            })
+        }
+    };
+    let mut current = current;
+    let mut year_to_date = year_to_date;
+    if let Some(t) = &territory {
+        // The whole province's flows over months before the change lack
+        // the part of the new province that did not report then.
+        for (l, line) in lines.iter().enumerate() {
+            if line.agg == crate::domain::Agg::Sum {
+                current.province[l].complete &= t.lacking_this.is_empty();
+                year_to_date.province[l].complete &= t.lacking_ytd.is_empty();
+            }
+        }
+    }
 
     let mut ratios = Vec::new();
     for target in &plan.targets {
@@ -203,11 +277,18 @@ pub fn report_data<'a>(settings: &'a Settings, store: &Store, period: Period) ->
         })
         .collect();
 
+    // Twelve months on the same ground: across a change of province, the
+    // former territory (the whole province would jump with the new part).
     let trend_lines: Vec<&crate::domain::Line> = TREND_LINES.iter().filter_map(|code| form.line(code)).collect();
+    let trend_change = TerritoryChange::between(settings, trend_start, last);
     let mut trend = Vec::new();
     for n in 0..12 {
         let month = trend_start.add_months(n);
-        let figures = consolidate(&stored, &trend_lines, &roster(settings, month, month))?;
+        let month_roster = match &trend_change {
+            Some(_) => roster_where(settings, month, month, |u, m| in_former_territory(settings, u, m)),
+            None => roster(settings, month, month),
+        };
+        let figures = consolidate(&stored, &trend_lines, &month_roster)?;
         trend.push((month, figures.province));
     }
 
@@ -247,6 +328,8 @@ pub fn report_data<'a>(settings: &'a Settings, store: &Store, period: Period) ->
         warnings,
         sources,
         trend,
+        trend_change,
+        territory,
     })
 }
 

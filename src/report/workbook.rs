@@ -17,7 +17,7 @@ use rust_xlsxwriter::{
 
 use crate::atomic::{write_atomically, Content};
 use crate::domain::plan::{Comparison, Verdict};
-use crate::domain::{local_time_text, LineKind};
+use crate::domain::{local_time_text, Agg, Level, LineKind, Period};
 use crate::error::Error;
 use crate::report::completeness::Rates;
 use crate::report::consolidate::{change_percent, Figure};
@@ -55,6 +55,7 @@ struct Styles {
     incomplete_int: Format,
     incomplete_money: Format,
     shaded: Format,
+    note: Format,
     good: Format,
     bad: Format,
 }
@@ -87,6 +88,12 @@ impl Styles {
             incomplete_pct: incomplete.clone().set_num_format("0.0"),
             incomplete_int: incomplete.clone().set_num_format("#,##0"),
             incomplete_money: incomplete.set_num_format("#,##0.000"),
+            note: base
+                .clone()
+                .set_italic()
+                .set_text_wrap()
+                .set_align(FormatAlign::Top)
+                .set_background_color(Color::RGB(0xFFF2CC)),
             shaded: cell
                 .clone()
                 .set_pattern(FormatPattern::Solid)
@@ -110,6 +117,111 @@ impl Styles {
             (LineKind::Int, false) => &self.incomplete_int,
             (LineKind::Money, false) => &self.incomplete_money,
         }
+    }
+}
+
+/// Units a form sheet prints on one page width; more get a page per group.
+const MAX_UNITS_ONE_PAGE: usize = 12;
+/// Unit columns per printed page when the sheet is printed page by page.
+const UNITS_PER_PAGE: usize = 8;
+
+/// Where each unit's column goes on the form sheet, and the groups named
+/// above them. After a change to communes reporting straight to the
+/// province a report has a column per commune (92 of them), ordered and
+/// grouped by the former district they were made from, the rest of the new
+/// province after them, so a statistician finds a commune where its
+/// district used to be and prints a group per page.
+struct UnitColumns {
+    /// The first unit column.
+    first: u16,
+    /// The column of each unit, by its index in the figures.
+    cols: Vec<u16>,
+    /// Group label, first and last column.
+    groups: Vec<(String, u16, u16)>,
+}
+
+impl UnitColumns {
+    fn new(data: &ReportData<'_>) -> UnitColumns {
+        let first = if data.territory.is_some() {
+            FIRST_UNIT_COL + 4
+        } else {
+            FIRST_UNIT_COL
+        };
+        let n = data.units.len();
+        if !data.units.iter().any(|u| u.level == Level::Commune) {
+            return UnitColumns {
+                first,
+                cols: (0..n).map(|i| first + i as u16).collect(),
+                groups: Vec::new(),
+            };
+        }
+        let settings = data.settings;
+        let register = &settings.register;
+        let name_of = |level: Level, code: &str| {
+            register
+                .rows_of(level, code)
+                .last()
+                .map_or_else(|| code.to_string(), |u| u.name.clone())
+        };
+        let former_districts = settings.mapping.former_districts();
+        let key = |i: usize| -> (usize, String) {
+            let unit = &data.units[i];
+            if unit.level != Level::Commune {
+                return (0, "Cấp huyện (trước khi bỏ cấp huyện)".to_string());
+            }
+            match settings.mapping.former_districts_of(&unit.code).first() {
+                Some(d) if unit.level == Level::Commune => (
+                    1 + former_districts.iter().position(|x| x == d).unwrap_or(0),
+                    format!("Từ {} cũ", name_of(Level::District, d)),
+                ),
+                _ => (
+                    usize::MAX,
+                    format!("Các đơn vị khác của {}", name_of(Level::Province, &unit.parent_code)),
+                ),
+            }
+        };
+        let mut order: Vec<usize> = (0..n).collect();
+        order.sort_by(|a, b| (key(*a).0, &data.units[*a].code).cmp(&(key(*b).0, &data.units[*b].code)));
+        let mut cols = vec![0u16; n];
+        let mut groups: Vec<(String, u16, u16)> = Vec::new();
+        for (position, &i) in order.iter().enumerate() {
+            let col = first + position as u16;
+            cols[i] = col;
+            let label = key(i).1;
+            match groups.last_mut() {
+                Some((last_label, _, last_col)) if *last_label == label => *last_col = col,
+                _ => groups.push((label, col, col)),
+            }
+        }
+        UnitColumns { first, cols, groups }
+    }
+
+    fn col(&self, unit: usize) -> u16 {
+        self.cols[unit]
+    }
+
+    /// Vertical page breaks: the labels and totals on the first page, then
+    /// whole groups, at most [`UNITS_PER_PAGE`] units a page.
+    fn page_breaks(&self) -> Vec<u16> {
+        let mut breaks = vec![self.first];
+        let mut page_start = self.first;
+        let groups: Vec<(u16, u16)> = if self.groups.is_empty() {
+            vec![(self.first, self.first + self.cols.len().max(1) as u16 - 1)]
+        } else {
+            self.groups.iter().map(|(_, a, b)| (*a, *b)).collect()
+        };
+        for (start, end) in groups {
+            if start > page_start && end - page_start >= UNITS_PER_PAGE as u16 {
+                breaks.push(start);
+                page_start = start;
+            }
+            while end - page_start >= UNITS_PER_PAGE as u16 {
+                page_start += UNITS_PER_PAGE as u16;
+                breaks.push(page_start);
+            }
+        }
+        breaks.dedup();
+        breaks
     }
 }
 
@@ -170,12 +282,54 @@ fn lacking_units(units: &[String]) -> String {
     format!("{} đơn vị thiếu số liệu ({})", units.len(), units.join(", "))
 }
 
+/// Why a province figure is incomplete: the units it lacks, and the
+/// territory it lacks across a change of province.
+fn reason(units: &[String], territory: Option<String>) -> String {
+    let mut parts = Vec::new();
+    if !units.is_empty() {
+        parts.push(format!("{}. Xem trang \"{COMPLETENESS_SHEET}\"", lacking_units(units)));
+    }
+    parts.extend(territory);
+    parts.join("; ")
+}
+
+/// "So sánh (%)": now against before, shaded with a note when either is
+/// incomplete; "–" when before is blank or 0.
+fn write_change(
+    sheet: &mut Worksheet,
+    (row, col): (u32, u16),
+    now: Figure,
+    before: Figure,
+    s: &Styles,
+) -> Result<(), XlsxError> {
+    match change_percent(now.value, before.value) {
+        Some(p) if now.complete && before.complete => {
+            sheet.write_number_with_format(row, col, p, &s.pct)?;
+        }
+        Some(p) => {
+            sheet.write_number_with_format(row, col, p, &s.incomplete_pct)?;
+            note(
+                sheet,
+                row,
+                col,
+                "So sánh trên số liệu chưa đầy đủ (kỳ này hoặc cùng kỳ năm trước thiếu số liệu): chỉ để tham khảo.",
+            )?;
+        }
+        None => {
+            sheet.write_string_with_format(row, col, "–", &s.center)?;
+        }
+    }
+    Ok(())
+}
+
 fn form_sheet(sheet: &mut Worksheet, data: &ReportData<'_>, s: &Styles) -> Result<(), XlsxError> {
     let settings = data.settings;
     let province = &settings.config.province;
     let form = data.form;
     sheet.set_name(FORM_SHEET)?;
-    let last_col = FIRST_UNIT_COL + data.units.len().max(1) as u16 - 1;
+    let columns = UnitColumns::new(data);
+    let first_unit = columns.first;
+    let last_col = first_unit + data.units.len().max(1) as u16 - 1;
     sheet.merge_range(0, 0, 0, 2, &province.people_committee, &s.bold_center)?;
     sheet.merge_range(1, 0, 1, 2, &province.agency, &s.bold_center)?;
     sheet.merge_range(0, 4, 0, 7, "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", &s.bold_center)?;
@@ -219,10 +373,38 @@ fn form_sheet(sheet: &mut Worksheet, data: &ReportData<'_>, s: &Styles) -> Resul
     for (col, h) in headers.iter().enumerate() {
         sheet.write_string_with_format(HEADER_ROW, col as u16, *h, &s.header)?;
     }
+    if let Some(t) = &data.territory {
+        let former = t.change.former_label();
+        for (i, what) in ["kỳ này", "lũy kế từ đầu năm", "cùng kỳ năm trước", "so sánh (%)"]
+            .iter()
+            .enumerate()
+        {
+            let col = FIRST_UNIT_COL + i as u16;
+            sheet.write_string_with_format(HEADER_ROW, col, format!("Địa bàn {former}: {what}"), &s.header)?;
+            sheet.set_column_width(col, 12)?;
+        }
+        let last_fixed = FIRST_UNIT_COL + 3;
+        sheet.merge_range(
+            HEADER_ROW - 1,
+            0,
+            HEADER_ROW - 1,
+            last_fixed,
+            &t.change.explanation(),
+            &s.note,
+        )?;
+        sheet.set_row_height(HEADER_ROW - 1, 105)?;
+    }
     for (i, unit) in data.units.iter().enumerate() {
-        let col = FIRST_UNIT_COL + i as u16;
+        let col = columns.col(i);
         sheet.write_string_with_format(HEADER_ROW, col, format!("{} - {}", unit.code, unit.name), &s.header)?;
         sheet.set_column_width(col, 13)?;
+    }
+    for (label, first, last) in &columns.groups {
+        if first == last {
+            sheet.write_string_with_format(HEADER_ROW - 1, *first, label, &s.header)?;
+        } else {
+            sheet.merge_range(HEADER_ROW - 1, *first, HEADER_ROW - 1, *last, label, &s.header)?;
+        }
     }
     sheet.set_row_height(HEADER_ROW, 45)?;
     for (col, width) in [
@@ -274,7 +456,7 @@ fn form_sheet(sheet: &mut Worksheet, data: &ReportData<'_>, s: &Styles) -> Resul
 
         // District columns.
         for u in 0..data.units.len() {
-            let col = FIRST_UNIT_COL + u as u16;
+            let col = columns.col(u);
             let gaps = data.current.gaps(l, u);
             write_figure(
                 sheet,
@@ -285,14 +467,22 @@ fn form_sheet(sheet: &mut Worksheet, data: &ReportData<'_>, s: &Styles) -> Resul
                 s,
             )?;
         }
-        // Province: a SUM formula over the district cells, its result stored.
+        // Province: a SUM formula over the unit cells, its result stored.
+        let is_flow = line.agg == Agg::Sum;
+        let territory_gap = |lacking: &[Period]| -> Option<String> {
+            let t = data.territory.as_ref()?;
+            (is_flow && !lacking.is_empty()).then(|| t.change.lacking_note(lacking))
+        };
         let province = data.current.province[l];
-        let lacking = data.current.lacking(l);
+        let why_now = reason(
+            &data.current.lacking(l),
+            territory_gap(data.territory.as_ref().map_or(&[][..], |t| &t.lacking_this[..])),
+        );
         match province.value {
             Some(v) if province.applies => {
                 let formula = format!(
                     "=SUM({}{}:{}{})",
-                    column_letter(FIRST_UNIT_COL),
+                    column_letter(first_unit),
                     row + 1,
                     column_letter(last_col),
                     row + 1
@@ -304,66 +494,92 @@ fn form_sheet(sheet: &mut Worksheet, data: &ReportData<'_>, s: &Styles) -> Resul
                     s.number(line.kind, province.complete),
                 )?;
                 if !province.complete {
-                    note(
-                        sheet,
-                        row,
-                        4,
-                        &format!(
-                            "Số liệu chưa đầy đủ: {}. Xem trang \"{COMPLETENESS_SHEET}\".",
-                            lacking_units(&lacking)
-                        ),
-                    )?;
+                    note(sheet, row, 4, &format!("Số liệu chưa đầy đủ: {why_now}."))?;
                 }
             }
-            _ => write_figure(
-                sheet,
-                (row, 4),
-                province,
-                line.kind,
-                || format!("{}. Xem trang \"{COMPLETENESS_SHEET}\"", lacking_units(&lacking)),
-                s,
-            )?,
+            _ => write_figure(sheet, (row, 4), province, line.kind, || why_now.clone(), s)?,
         }
         if line.ytd {
-            let ytd = data.year_to_date.province[l];
-            let lacking = data.year_to_date.lacking(l);
+            let why_ytd = reason(
+                &data.year_to_date.lacking(l),
+                territory_gap(data.territory.as_ref().map_or(&[][..], |t| &t.lacking_ytd[..])),
+            );
             write_figure(
                 sheet,
                 (row, 5),
-                ytd,
+                data.year_to_date.province[l],
                 line.kind,
-                || format!("lũy kế từ đầu năm, {}", lacking_units(&lacking)),
+                || format!("lũy kế từ đầu năm, {why_ytd}"),
                 s,
             )?;
         } else {
             sheet.write_blank(row, 5, &s.shaded)?;
         }
-        let before = data.last_year.province[l];
-        let lacking_before = data.last_year.lacking(l);
-        write_figure(
-            sheet,
-            (row, 6),
-            before,
-            line.kind,
-            || format!("cùng kỳ năm trước, {}", lacking_units(&lacking_before)),
-            s,
-        )?;
-        match change_percent(province.value, before.value) {
-            Some(p) if province.complete && before.complete => {
-                sheet.write_number_with_format(row, 7, p, &s.pct)?;
-            }
-            Some(p) => {
-                sheet.write_number_with_format(row, 7, p, &s.incomplete_pct)?;
+        match &data.territory {
+            Some(t) if !t.last_year_comparable => {
+                // The new province has no history here for its other part:
+                // "–", never the smaller territory's figure under its name.
+                sheet.write_string_with_format(row, 6, "–", &s.center)?;
                 note(
                     sheet,
                     row,
-                    7,
-                    "So sánh trên số liệu chưa đầy đủ (kỳ này hoặc cùng kỳ năm trước thiếu số liệu): chỉ để tham khảo.",
+                    6,
+                    &format!(
+                        "Không so sánh được: cùng kỳ năm trước thuộc {}, địa bàn khác với {} hiện nay. Xem cột \"Địa bàn {}: cùng kỳ năm trước\".",
+                        t.change.former.name,
+                        t.change.current.name,
+                        t.change.former_label()
+                    ),
                 )?;
-            }
-            None => {
                 sheet.write_string_with_format(row, 7, "–", &s.center)?;
             }
+            _ => {
+                let before = data.last_year.province[l];
+                let lacking_before = data.last_year.lacking(l);
+                write_figure(
+                    sheet,
+                    (row, 6),
+                    before,
+                    line.kind,
+                    || format!("cùng kỳ năm trước, {}", lacking_units(&lacking_before)),
+                    s,
+                )?;
+                write_change(sheet, (row, 7), province, before, s)?;
+            }
+        }
+        if let Some(t) = &data.territory {
+            let col = FIRST_UNIT_COL;
+            let former = |figures: &crate::report::consolidate::Figures| figures.province[l];
+            let lacking = |figures: &crate::report::consolidate::Figures| lacking_units(&figures.lacking(l));
+            write_figure(
+                sheet,
+                (row, col),
+                former(&t.current),
+                line.kind,
+                || lacking(&t.current),
+                s,
+            )?;
+            if line.ytd {
+                write_figure(
+                    sheet,
+                    (row, col + 1),
+                    former(&t.year_to_date),
+                    line.kind,
+                    || lacking(&t.year_to_date),
+                    s,
+                )?;
+            } else {
+                sheet.write_blank(row, col + 1, &s.shaded)?;
+            }
+            write_figure(
+                sheet,
+                (row, col + 2),
+                former(&t.last_year),
+                line.kind,
+                || lacking(&t.last_year),
+                s,
+            )?;
+            write_change(sheet, (row, col + 3), former(&t.current), former(&t.last_year), s)?;
         }
         row += 1;
     }
@@ -386,7 +602,17 @@ fn form_sheet(sheet: &mut Worksheet, data: &ReportData<'_>, s: &Styles) -> Resul
 
     sheet.set_paper_size(9);
     sheet.set_landscape();
-    sheet.set_print_fit_to_pages(1, 0);
+    if data.units.len() > MAX_UNITS_ONE_PAGE {
+        // Too many columns for one page width to stay legible: print at a
+        // fixed scale, the labels repeated on every page, a page per group
+        // of units (split only when a group alone is too wide).
+        sheet.set_repeat_columns(0, 3)?;
+        sheet.set_print_scale(55);
+        let breaks: Vec<u32> = columns.page_breaks().into_iter().map(u32::from).collect();
+        sheet.set_vertical_page_breaks(&breaks)?;
+    } else {
+        sheet.set_print_fit_to_pages(1, 0);
+    }
     sheet.set_repeat_rows(HEADER_ROW, HEADER_ROW)?;
     sheet.set_freeze_panes(HEADER_ROW + 1, 4)?;
     sheet.set_footer("&CTrang &P/&N");
@@ -986,7 +1212,15 @@ fn charts_sheet(workbook: &mut Workbook, data: &ReportData<'_>, s: &Styles) -> R
     }
 
     let mut trend = Chart::new(ChartType::Line);
-    trend.title().set_name("Diễn biến 12 tháng: kiểm tra, vi phạm, hỗ trợ");
+    let trend_title = match &data.trend_change {
+        Some(change) => format!(
+            "Diễn biến 12 tháng: kiểm tra, vi phạm, hỗ trợ (địa bàn {}, so sánh được qua ngày {})",
+            change.former_label(),
+            change.changed_on.format("%d/%m/%Y")
+        ),
+        None => "Diễn biến 12 tháng: kiểm tra, vi phạm, hỗ trợ".to_string(),
+    };
+    trend.title().set_name(&trend_title);
     for i in 0..TREND_LINES.len() as u16 {
         trend
             .add_series()

@@ -14,3 +14,4 @@ mod ingest;
 mod oracle;
 mod reorg;
 mod report;
+mod territory;

@@ -722,8 +722,9 @@ impl Checker<'_> {
     /// the median of the unit's last `window_months` stored months, with at
     /// least `min_history` of them present; or more than `jump_factor` times
     /// the largest of them. A change smaller than the form file's
-    /// `min_change` is not reported (its reason is written there). One
-    /// finding per line at most.
+    /// `min_change` is not reported, and with `sparse_by_jump_only` a
+    /// history that is mostly 0 is judged by the jump test alone (the
+    /// reasons are written in the form file). One finding per line at most.
     pub(super) fn outlier(&mut self, rule: &Rule, params: &OutlierRule) {
         let mut found = Vec::new();
         for line in &self.form.lines {
@@ -744,7 +745,9 @@ impl Checker<'_> {
                 let mut deviations: Vec<f64> = past.iter().map(|v| (v - med).abs()).collect();
                 let sd = 1.4826 * median(&mut deviations);
                 let distance = (x - med).abs();
-                if distance > params.robust_sd * sd && distance >= params.min_change {
+                let sparse = med == 0.0 && sd == 0.0;
+                let judged = !(sparse && params.sparse_by_jump_only);
+                if judged && distance > params.robust_sd * sd && distance >= params.min_change {
                     let low = (med - params.robust_sd * sd).max(0.0);
                     let high = med + params.robust_sd * sd;
                     let usual_vi = if sd > 0.0 {

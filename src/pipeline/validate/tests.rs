@@ -623,6 +623,44 @@ fn with_a03(spec: &mut ReturnSpec<'_>, total: f64) {
 }
 
 #[test]
+fn a_history_of_zeros_is_judged_by_the_jump_test_alone_as_the_form_file_says() {
+    let env = env();
+    let months: Vec<Period> = (1..=12).map(|n| period().add_months(-n)).collect();
+    // C03: 0 in ten months, 2 and 3 in two: median and MAD 0.
+    let sparse = [0.0, 0.0, 2.0, 0.0, 0.0, 0.0, 3.0, 0.0, 0.0, 0.0, 0.0, 0.0];
+    let entries: Vec<(Period, &str, Option<f64>, Option<f64>)> = months
+        .iter()
+        .zip(sparse)
+        .map(|(p, v)| (*p, "C03", Some(v), None))
+        .collect();
+    let history = history_of(&entries);
+    let mut spec = env.valid_spec();
+    // 25 is not more than 10 × 3: quiet, though 25 robust SDs of 0 away.
+    set(&mut spec, "C03", CellInput::Number(25.0));
+    let (checked, _) = check(&env, &spec, &history);
+    assert!(of_rule(&checked, 20).is_empty(), "{}", dump(&checked.findings));
+    // 31 is more than 10 × 3: the jump test reports it.
+    set(&mut spec, "C03", CellInput::Number(31.0));
+    let (checked, layout) = check(&env, &spec, &history);
+    single(&checked, 20, "Bieu01", &this_cell(&layout, "C03"));
+    // Without the form file's parameter, the form's literal rule flags the 25.
+    let mut forms = env.settings.forms.clone();
+    for form in &mut forms {
+        for rule in &mut form.rules {
+            if let RuleKind::Outlier(o) = &mut rule.kind {
+                o.sparse_by_jump_only = false;
+            }
+        }
+    }
+    set(&mut spec, "C03", CellInput::Number(25.0));
+    let (path, _) = env.write("return.xlsx", &spec);
+    let mut ctx = env.context("return.xlsx", &history);
+    ctx.forms = &forms;
+    let checked = check_file(&path, &ctx);
+    assert_eq!(of_rule(&checked, 20).len(), 1, "{}", dump(&checked.findings));
+}
+
+#[test]
 fn a03_around_fifty_jumping_to_ninety_is_an_outlier_as_the_form_says() {
     let env = env();
     let months: Vec<Period> = (1..=12).map(|n| period().add_months(-n)).collect();
