@@ -656,7 +656,7 @@ fn a_history_of_zeros_is_judged_by_the_jump_test_alone_as_the_form_file_says() {
     let (path, _) = env.write("return.xlsx", &spec);
     let mut ctx = env.context("return.xlsx", &history);
     ctx.forms = &forms;
-    let checked = check_file(&path, &ctx);
+    let checked = env.check(&path, &ctx);
     assert_eq!(of_rule(&checked, 20).len(), 1, "{}", dump(&checked.findings));
 }
 
