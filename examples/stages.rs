@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use baocao::pipeline::extract::TABLE_HEADER;
 use baocao::pipeline::read::{read_workbook_bytes_with, ReadLimits, XlsxReader};
 
 fn files(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -49,7 +50,7 @@ fn main() -> ExitCode {
     let time = |reader: XlsxReader| -> Duration {
         let started = Instant::now();
         for b in &bytes {
-            let _ = std::hint::black_box(read_workbook_bytes_with(b.clone(), &limits, reader));
+            let _ = std::hint::black_box(read_workbook_bytes_with(b.clone(), &limits, TABLE_HEADER, reader));
         }
         started.elapsed()
     };
@@ -62,7 +63,12 @@ fn main() -> ExitCode {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let _ = std::hint::black_box(baocao::pipeline::check::precheck_bytes(b.clone(), &name, &settings));
+        let _ = std::hint::black_box(baocao::pipeline::check::extract_one(
+            b.clone(),
+            &name,
+            &settings.forms,
+            &limits,
+        ));
     }
     let precheck = started.elapsed();
 

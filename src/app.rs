@@ -4,14 +4,14 @@
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, LogFormat};
 use crate::config::{self, Settings, CONFIG_FILE, DEFAULT_CONFIG};
 use crate::domain::{Form, Period, Unit};
 use crate::error::Error;
-use crate::pipeline::check::check_file;
+use crate::pipeline::check::check_path;
 use crate::pipeline::ingest::{ingest, IngestOptions, IngestSummary};
 use crate::store::{Status, Store};
-use crate::template::{self, CommuneRow, Identity, ReturnSpec};
+use crate::template::{self, blank_spec, return_file_name};
 
 /// How a command that ran to its end went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,7 +90,7 @@ pub fn run(cli: Cli) -> Result<Outcome, Error> {
             let settings = Settings::load(&workspace, true)?;
             let options = crate::daemon::DaemonOptions {
                 verbose: cli.verbose,
-                json_logs: cli.log_format == "json",
+                json_logs: cli.log_format == LogFormat::Json,
             };
             crate::daemon::run(&settings, &options)?;
             Ok(Outcome::Clean)
@@ -115,7 +115,6 @@ pub fn run(cli: Cli) -> Result<Outcome, Error> {
         Command::Export { period, format, out } => {
             let settings = Settings::load(&workspace, true)?;
             let period = Period::parse(&period)?;
-            let format = crate::report::export::ExportFormat::parse(&format)?;
             let (path, rows) = crate::report::export::export(&settings, period, format, out.as_deref())?;
             println!("{}: {rows} rows", path.display());
             Ok(Outcome::Clean)
@@ -250,47 +249,6 @@ pub fn reporting_unit_at_period<'a>(settings: &'a Settings, code: &str, period: 
     Err(Error::Unit { code: normal, reason })
 }
 
-/// The blank return of one unit for one month.
-///
-/// # Errors
-/// [`Error::Period`] when `period` is not a month, [`Error::Unit`].
-pub fn blank_spec<'a>(settings: &'a Settings, unit: &Unit, period: Period) -> Result<ReturnSpec<'a>, Error> {
-    let form: &Form = settings.current_form();
-    let end = period.end(&settings.calendar);
-    let communes = settings
-        .register
-        .communes_of_unit(unit, end)
-        .into_iter()
-        .map(|c| CommuneRow {
-            code: c.code.clone(),
-            name: c.name.clone(),
-            flags: vec![false; form.commune_flags.len()],
-        })
-        .collect();
-    Ok(ReturnSpec {
-        form,
-        province: &settings.config.province,
-        identity: Identity {
-            form_code: form.code.clone(),
-            version: form.version,
-            unit_code: unit.code.clone(),
-            unit_code_as_number: false,
-            unit_name: unit.name.clone(),
-            level: unit.level,
-            period,
-        },
-        values: Default::default(),
-        omit_lines: Vec::new(),
-        extra_lines: Vec::new(),
-        communes,
-    })
-}
-
-/// File name of a return: `01PCMD-H_061_2015-06.xlsx`.
-pub fn return_file_name(form: &Form, unit_code: &str, period: &Period) -> String {
-    format!("{}_{}_{}.xlsx", form.code.replace('/', ""), unit_code, period)
-}
-
 fn month_period(text: &str) -> Result<Period, Error> {
     let period = Period::parse(text)?;
     if !period.is_month() {
@@ -381,7 +339,7 @@ pub fn init_logging(cli: &Cli) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
-    let _ = if cli.log_format == "json" {
+    let _ = if cli.log_format == LogFormat::Json {
         builder.json().try_init()
     } else {
         builder.with_target(false).try_init()
@@ -444,17 +402,18 @@ fn check_command(settings: &Settings, files: &[PathBuf], json: bool) -> Result<O
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let checked = check_file(path, &name, settings, today, store.as_ref())?;
-        let status = Status::of(&checked.findings);
+        let checked = check_path(path, &name, settings, today, store.as_ref())?;
+        let status = checked.status();
         any_rejected |= status == Status::Rejected;
         if json {
+            let claimed = &checked.claimed;
             reports.push(serde_json::json!({
                 "file": path.display().to_string(),
                 "status": status.as_str(),
-                "unit": checked.unit_code,
-                "period": checked.period.map(|p| p.to_string()),
-                "form": checked.form_code,
-                "version": checked.form_version,
+                "unit": claimed.unit_code,
+                "period": claimed.period.map(|p| p.to_string()),
+                "form": claimed.form_code,
+                "version": claimed.version,
                 "findings": checked.findings,
             }));
         } else {
@@ -466,7 +425,7 @@ fn check_command(settings: &Settings, files: &[PathBuf], json: bool) -> Result<O
         }
     }
     if json {
-        let text = serde_json::to_string_pretty(&reports).map_err(|e| Error::Usage(e.to_string()))?;
+        let text = serde_json::to_string_pretty(&reports).map_err(|e| Error::encode("check --json", e))?;
         println!("{text}");
     }
     Ok(if any_rejected {
@@ -489,7 +448,7 @@ fn history_command(settings: &Settings, unit: &str, period: &str) -> Result<Outc
         .or_else(|| crate::domain::Register::normalize_code_for(unit, crate::domain::Level::District))
         .unwrap_or_else(|| unit.to_string());
     let store = Store::open(&settings.paths.database)?;
-    let submissions = store.submissions_of(&code, &period.to_string())?;
+    let submissions = store.submissions_of(&code, period)?;
     if submissions.is_empty() {
         println!("{code} {period}: nothing received");
         return Ok(Outcome::Clean);

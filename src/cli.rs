@@ -2,7 +2,9 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
+
+pub use crate::report::export::ExportFormat;
 
 /// baocao: district returns on prostitution-prevention work (form 01/PCMD-H),
 /// checked, stored and consolidated into the provincial report (01/PCMD-T).
@@ -17,8 +19,8 @@ pub struct Cli {
     pub workspace: PathBuf,
 
     /// Log format on standard error: human or json (for log collectors).
-    #[arg(long, global = true, default_value = "human", value_parser = ["human", "json"])]
-    pub log_format: String,
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Human)]
+    pub log_format: LogFormat,
 
     /// More log lines (-v: every file, -vv: every finding).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
@@ -26,6 +28,15 @@ pub struct Cli {
 
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// One readable line per event.
+    Human,
+    /// One JSON object per line, for log collectors.
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -89,8 +100,8 @@ pub enum Command {
         #[arg(long)]
         period: String,
         /// csv, json or parquet (a Hive-partitioned folder).
-        #[arg(long, default_value = "csv")]
-        format: String,
+        #[arg(long, value_enum, ignore_case = true, default_value_t = ExportFormat::Csv)]
+        format: ExportFormat,
         /// Output file (folder for parquet).
         #[arg(long)]
         out: Option<PathBuf>,

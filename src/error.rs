@@ -42,13 +42,31 @@ pub enum Error {
     /// The database failed.
     #[error("database {path}: {message}")]
     Database { path: PathBuf, message: String },
-    /// The consolidation of stored values failed (a Polars error: a bug or
-    /// an out-of-memory condition, never a district's data).
-    #[error("consolidation: {0}")]
-    Consolidation(String),
     /// A command was called with arguments that do not fit together.
     #[error("{0}")]
     Usage(String),
+    /// Data could not be encoded for the outside world (CSV, JSON, Parquet):
+    /// `what` names the output, `source` says why.
+    #[error("{what}: {source}")]
+    Encode {
+        what: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The consolidation of stored values failed (a Polars error: a bug or
+    /// an out-of-memory condition, never a district's data).
+    #[error("consolidation: {0}")]
+    Consolidation(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The worker threads of an ingest pass could not be started.
+    #[error("worker threads: {0}")]
+    Threads(#[source] rayon::ThreadPoolBuildError),
+    /// The handlers of SIGTERM and SIGINT could not be installed.
+    #[error("cannot install the signal handlers: {0}")]
+    Signals(#[source] std::io::Error),
+    /// A bug in baocao (a panic) caught during `during`, so that one bad run
+    /// does not end a daemon.
+    #[error("internal error during {during} (a bug in baocao; please report it): {message}")]
+    Internal { during: String, message: String },
     /// Another baocao process holds the workspace (`baocao.lock`): one
     /// daemon, ingest or run per workspace. `holder` names its pid.
     #[error("workspace lock {path}: held by {holder}; only one daemon, ingest or run works in a workspace at a time (stop the daemon first, or let it do the work)")]
@@ -61,6 +79,14 @@ impl Error {
         Error::Io {
             path: path.into(),
             source,
+        }
+    }
+
+    /// Wraps an encoding failure with the output it concerns.
+    pub fn encode(what: impl Into<String>, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Error::Encode {
+            what: what.into(),
+            source: Box::new(source),
         }
     }
 }

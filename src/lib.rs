@@ -9,14 +9,21 @@
 //! ```
 //!
 //! Module map:
+//! - [`pipeline`]: the stages; `pipeline::check` takes one file from
+//!   received to checked (the same for `check`, `ingest` and the daemon),
+//!   `pipeline::ingest` a whole inbox on to the store, feedback and filing.
+//! - [`store`]: the SQLite system of record; [`feedback`]: the district's workbook;
+//!   [`report`]: consolidation and the provincial workbook and exports.
 //! - [`domain`]: the form, unit register, periods and plan, loaded from `templates/`.
 //! - [`config`]: `baocao.toml` → resolved [`config::Settings`].
 //! - [`template`]: the blank (or, for synthetic data, filled) return workbook.
+//! - [`atomic`]: every file written whole or not at all.
 //! - [`synth`]: synthetic registers and returns for tests, demos and benchmarks.
 //! - [`daemon`]: the server mode — schedules, folder watch, workspace lock, shutdown.
 //! - [`app`]: one function per command; [`cli`]: the command line.
 
 pub mod app;
+pub mod atomic;
 pub mod cli;
 pub mod config;
 pub mod daemon;

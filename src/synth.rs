@@ -21,11 +21,11 @@ use rand_core::{Rng, SeedableRng};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::app::{blank_spec, return_file_name};
 use crate::config::{Settings, DEFAULT_CONFIG};
 use crate::domain::{Form, LineKind, Period, Register, Severity, Unit};
 use crate::error::Error;
 use crate::template::{self, CellInput, CommuneRow, ReturnSpec};
+use crate::template::{blank_spec, return_file_name};
 
 /// What to generate.
 #[derive(Debug, Clone)]
@@ -139,7 +139,7 @@ pub fn synth(out: &Path, options: &SynthOptions) -> Result<SynthSummary, Error> 
     manifest.sort_by(|a, b| a.file.cmp(&b.file));
     if options.faults > 0 {
         let path = out.join("faults.json");
-        let json = serde_json::to_string_pretty(&manifest).map_err(|e| Error::Usage(e.to_string()))?;
+        let json = serde_json::to_string_pretty(&manifest).map_err(|e| Error::encode(path.display().to_string(), e))?;
         std::fs::write(&path, json).map_err(|e| Error::io(&path, e))?;
     }
     Ok(SynthSummary {

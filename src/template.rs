@@ -195,31 +195,8 @@ fn xlsx(path: &Path) -> impl Fn(XlsxError) -> Error + '_ {
 pub fn write_return(path: &Path, spec: &ReturnSpec<'_>) -> Result<Layout, Error> {
     let (mut workbook, layout) = build_return(spec).map_err(xlsx(path))?;
     let bytes = workbook.save_to_buffer().map_err(xlsx(path))?;
-    write_atomically(path, &bytes)?;
+    crate::atomic::write_atomically(path, crate::atomic::Content::Bytes(&bytes))?;
     Ok(layout)
-}
-
-/// Writes `bytes` to a temporary file beside `path` and renames it into place.
-///
-/// # Errors
-/// [`Error::Io`] naming the file.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), Error> {
-    if let Some(dir) = path.parent() {
-        // A look is cheaper than a mkdir that finds the folder there.
-        if !dir.as_os_str().is_empty() && !dir.is_dir() {
-            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        }
-    }
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let temp = path.with_file_name(format!(".{file_name}.{}.tmp", std::process::id()));
-    std::fs::write(&temp, bytes).map_err(|e| Error::io(&temp, e))?;
-    std::fs::rename(&temp, path).map_err(|e| {
-        let _ = std::fs::remove_file(&temp);
-        Error::io(path, e)
-    })
 }
 
 fn build_return(spec: &ReturnSpec<'_>) -> Result<(Workbook, Layout), XlsxError> {
@@ -654,6 +631,52 @@ fn write_instructions(sheet: &mut Worksheet, spec: &ReturnSpec<'_>, s: &Styles) 
     sheet.set_paper_size(9);
     sheet.set_print_fit_to_pages(1, 0);
     Ok(())
+}
+
+/// The blank return of one unit for one month: the current form, the
+/// province's header, the unit's communes valid at the month's end.
+///
+/// # Errors
+/// None today; kept fallible for the registers and forms still to come.
+pub fn blank_spec<'a>(
+    settings: &'a crate::config::Settings,
+    unit: &crate::domain::Unit,
+    period: Period,
+) -> Result<ReturnSpec<'a>, Error> {
+    let form: &Form = settings.current_form();
+    let end = period.end(&settings.calendar);
+    let communes = settings
+        .register
+        .communes_of_unit(unit, end)
+        .into_iter()
+        .map(|c| CommuneRow {
+            code: c.code.clone(),
+            name: c.name.clone(),
+            flags: vec![false; form.commune_flags.len()],
+        })
+        .collect();
+    Ok(ReturnSpec {
+        form,
+        province: &settings.config.province,
+        identity: Identity {
+            form_code: form.code.clone(),
+            version: form.version,
+            unit_code: unit.code.clone(),
+            unit_code_as_number: false,
+            unit_name: unit.name.clone(),
+            level: unit.level,
+            period,
+        },
+        values: Default::default(),
+        omit_lines: Vec::new(),
+        extra_lines: Vec::new(),
+        communes,
+    })
+}
+
+/// File name of a return: `01PCMD-H_061_2015-06.xlsx`.
+pub fn return_file_name(form: &Form, unit_code: &str, period: &Period) -> String {
+    format!("{}_{}_{}.xlsx", form.code.replace('/', ""), unit_code, period)
 }
 
 #[cfg(test)]

@@ -7,16 +7,17 @@
 //! submission for it.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
 use super::schedule::{iso_utc, local_date, PeriodRule};
+use crate::atomic::{write_atomically, Content};
 use crate::config::Settings;
 use crate::domain::Period;
 use crate::error::Error;
-use crate::store::{RunCounts, Status, Store};
+use crate::store::{RunCounts, Status, Store, Trigger};
 
 /// A unit that has not reported for a month.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,7 +50,7 @@ pub fn period_for(settings: &Settings, rule: PeriodRule, fire: DateTime<Tz>) -> 
 pub fn report(
     settings: &Settings,
     store: &Store,
-    trigger: &str,
+    trigger: Trigger,
     rule: PeriodRule,
     fire: DateTime<Tz>,
 ) -> Result<(), Error> {
@@ -89,7 +90,7 @@ pub fn report(
 pub fn remind(
     settings: &Settings,
     store: &Store,
-    trigger: &str,
+    trigger: Trigger,
     rule: PeriodRule,
     fire: DateTime<Tz>,
 ) -> Result<Option<PathBuf>, Error> {
@@ -101,7 +102,7 @@ pub fn remind(
     let result = missing_returns(settings, store, period).and_then(|missing| {
         let path = settings.paths.reports.join(format!("missing-{period}.txt"));
         let text = missing_list(settings, period, &missing, fire);
-        write_atomically(&path, &text)?;
+        write_atomically(&path, Content::Bytes(text.as_bytes()))?;
         Ok((path, missing))
     });
     match result {
@@ -145,9 +146,8 @@ pub fn remind(
 pub fn missing_returns(settings: &Settings, store: &Store, period: Period) -> Result<Vec<MissingReturn>, Error> {
     let mut out = Vec::new();
     for month in period.months() {
-        let key = month.to_string();
         let reported: BTreeSet<String> = store
-            .current_submissions(std::slice::from_ref(&key))?
+            .current_submissions(&[month])?
             .into_iter()
             .filter_map(|s| s.unit_code)
             .collect();
@@ -155,7 +155,7 @@ pub fn missing_returns(settings: &Settings, store: &Store, period: Period) -> Re
             if reported.contains(&unit.code) {
                 continue;
             }
-            let received = store.submissions_of(&unit.code, &key)?;
+            let received = store.submissions_of(&unit.code, month)?;
             out.push(MissingReturn {
                 unit_code: unit.code.clone(),
                 unit_name: unit.name.clone(),
@@ -205,20 +205,6 @@ fn missing_list(settings: &Settings, period: Period, missing: &[MissingReturn], 
         text.push_str(&format!("{}\t{}\t{}\t{note}\n", m.unit_code, m.unit_name, m.month));
     }
     text
-}
-
-/// Writes `text` to `path` under a temporary name, then renames it, so a
-/// reader never sees half a list.
-fn write_atomically(path: &Path, text: &str) -> Result<(), Error> {
-    let dir = path.parent().unwrap_or_else(|| Path::new("."));
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let temporary = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    std::fs::write(&temporary, text).map_err(|e| Error::io(&temporary, e))?;
-    std::fs::rename(&temporary, path).map_err(|e| Error::io(path, e))
 }
 
 fn now() -> String {

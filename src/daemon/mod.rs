@@ -33,7 +33,7 @@ pub use lock::WorkspaceLock;
 use crate::config::{Settings, CONFIG_FILE};
 use crate::error::Error;
 use crate::pipeline::ingest::{ingest, IngestOptions};
-use crate::store::Store;
+use crate::store::{Store, Trigger};
 use schedule::{iso_utc, parse_utc, Action, Job, Plan};
 use shutdown::stop_requested;
 use watch::{InboxWatcher, Snapshot};
@@ -211,7 +211,7 @@ impl<'a> Daemon<'a> {
                 "File events disabled (watch_events = false): scanning the inbox at each poll"
             );
         }
-        self.look("startup");
+        self.look(Trigger::Startup);
         self.run_missed();
         let now = Utc::now();
         for scheduled in &mut self.jobs {
@@ -244,12 +244,12 @@ impl<'a> Daemon<'a> {
                 .is_some_and(|(first, last)| now >= last + QUIET || now >= first + QUIET_AT_MOST);
             let stable_now = self.recheck.is_some_and(|at| now >= at);
             if now >= self.next_poll {
-                self.look("poll");
+                self.look(Trigger::Poll);
             } else if burst_over || stable_now {
                 // A file found still being written by a poll is taken by the
                 // poll's follow-up look: say so when no events are involved.
                 let events = self.settings.config.daemon.watch_events;
-                self.look(if events { "watch" } else { "poll" });
+                self.look(if events { Trigger::Watch } else { Trigger::Poll });
             }
             if self.watcher_retry.is_some_and(|at| Instant::now() >= at) {
                 self.start_watcher();
@@ -316,10 +316,10 @@ impl<'a> Daemon<'a> {
 
     /// Lists the inbox; runs a pass when a stable file is there that no pass
     /// has seen as it is now.
-    fn look(&mut self, trigger: &str) {
+    fn look(&mut self, trigger: Trigger) {
         self.burst = None;
         self.recheck = None;
-        if trigger == "poll" {
+        if trigger == Trigger::Poll {
             self.next_poll = Instant::now() + self.poll;
         }
         let current = match Snapshot::take(&self.settings.paths.inbox, self.stable) {
@@ -341,9 +341,9 @@ impl<'a> Daemon<'a> {
     }
 
     /// One ingest pass, then a listing of what it left.
-    fn pass(&mut self, trigger: &str, before: Snapshot) {
+    fn pass(&mut self, trigger: Trigger, before: Snapshot) {
         let options = IngestOptions {
-            trigger: trigger.to_string(),
+            trigger,
             ..IngestOptions::default()
         };
         let settings = self.settings;
@@ -351,7 +351,7 @@ impl<'a> Daemon<'a> {
             Ok(summary) => {
                 let c = &summary.counts;
                 tracing::info!(
-                    trigger,
+                    %trigger,
                     run = summary.run_id.unwrap_or_default(),
                     seen = c.seen,
                     accepted = c.accepted,
@@ -372,7 +372,7 @@ impl<'a> Daemon<'a> {
                 }
             }
             // The listing is not recorded as seen: the next poll tries again.
-            Err(error) => tracing::error!(trigger, %error, "Ingest pass failed; trying again at the next poll"),
+            Err(error) => tracing::error!(%trigger, %error, "Ingest pass failed; trying again at the next poll"),
         }
     }
 
@@ -411,7 +411,7 @@ impl<'a> Daemon<'a> {
                     tracing::info!(schedule = %job.name, missed = %fire, "Ingest missed while down: the start-up pass covered it");
                 } else {
                     tracing::info!(schedule = %job.name, missed = %fire, "Run missed while down: running it once now");
-                    self.run_job(&job, "startup", missed);
+                    self.run_job(&job, Trigger::Startup, missed);
                 }
             }
             self.record_handled(&job, now);
@@ -428,7 +428,7 @@ impl<'a> Daemon<'a> {
                 continue;
             }
             let job = self.jobs[i].job.clone();
-            self.run_job(&job, "schedule", due.with_timezone(&self.zone));
+            self.run_job(&job, Trigger::Schedule, due.with_timezone(&self.zone));
             self.record_handled(&job, due);
             // From now, not from `due`: fire times that passed during a long
             // run are not run one after another to catch up.
@@ -442,12 +442,12 @@ impl<'a> Daemon<'a> {
         }
     }
 
-    fn run_job(&mut self, job: &Job, trigger: &str, fire: DateTime<Tz>) {
+    fn run_job(&mut self, job: &Job, trigger: Trigger, fire: DateTime<Tz>) {
         tracing::info!(
             schedule = %job.name,
             action = %job.action.describe(),
             due = %fire.format("%Y-%m-%d %H:%M:%S %:z"),
-            trigger,
+            %trigger,
             "Scheduled run"
         );
         let settings = self.settings;
@@ -487,9 +487,10 @@ fn guarded<T>(what: &str, work: impl FnOnce() -> Result<T, Error>) -> Result<T, 
                 .map(|s| (*s).to_string())
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown panic".into());
-            Err(Error::Usage(format!(
-                "internal error during {what} (a bug in baocao; please report it): {message}"
-            )))
+            Err(Error::Internal {
+                during: what.to_string(),
+                message,
+            })
         }
     }
 }

@@ -31,9 +31,9 @@ pub fn stop_requested() -> bool {
 /// [`Wake::Signal`]) so a stop requested while it sleeps is not delayed.
 ///
 /// # Errors
-/// [`Error::Usage`] when a handler cannot be installed.
+/// [`Error::Signals`] when a handler cannot be installed.
 pub fn install(wake: Sender<Wake>) -> Result<(), Error> {
-    let failed = |e: std::io::Error| Error::Usage(format!("cannot install the signal handlers: {e}"));
+    let failed = Error::Signals;
     for signal in [SIGTERM, SIGINT] {
         // Order matters: the exit is checked before this signal arms it.
         signal_hook::flag::register_conditional_shutdown(signal, 128 + signal, &SIGNALLED).map_err(failed)?;

@@ -9,11 +9,11 @@ use std::path::Path;
 
 use rust_xlsxwriter::{Color, Format, FormatAlign, FormatBorder, Url, Workbook, Worksheet, XlsxError};
 
+use crate::atomic::{write_atomically, Content};
 use crate::domain::{Form, Severity};
 use crate::error::Error;
 use crate::findings::Finding;
 use crate::store::{Status, StoredValue};
-use crate::template::write_atomically;
 
 /// What the feedback says about one file.
 #[derive(Debug, Clone)]
@@ -47,7 +47,7 @@ pub fn write_feedback(path: &Path, input: &FeedbackInput<'_>) -> Result<(), Erro
     };
     let mut workbook = build(input).map_err(wrap)?;
     let bytes = workbook.save_to_buffer().map_err(wrap)?;
-    write_atomically(path, &bytes)
+    write_atomically(path, Content::Bytes(&bytes))
 }
 
 /// The verdict in one Vietnamese sentence.

@@ -1,75 +1,186 @@
-//! The check of one file, split where the batch needs it: [`precheck`]
-//! (read and extract, independent of every other file, run in parallel) and
-//! [`finish_check`] (every rule, including those across periods, against the
-//! history the store holds at that moment, run in order). [`check_file`]
-//! does both for `baocao check`.
+//! The check of one file, stage by stage, the same for `baocao check`,
+//! `ingest` and the daemon:
+//!
+//! ```text
+//! receive      the file's bytes, and who it is          → Received
+//! extract_one  read the workbook, find the return       → Extracted
+//! check_one    every rule, against the stored history   → Checked
+//! ```
+//!
+//! `check` runs the three in a row for each file it is given ([`check_path`]); `ingest` runs
+//! `receive` and `extract_one` for many files at once on its pool (no file
+//! depends on another there), then `check_one` for each unit's files in
+//! arrival order against a [`StoreHistory`] that grows as the pass stores
+//! returns. What ingest does next — store, feedback, filing — is in
+//! `ingest.rs`.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::Path;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 use chrono::NaiveDate;
+use sha2::{Digest, Sha256};
 
 use crate::config::Settings;
-use crate::domain::{Period, Severity};
+use crate::domain::{Form, Period, Severity};
 use crate::error::Error;
-use crate::findings::Finding;
-use crate::pipeline::extract::{extract, RawReturn};
-use crate::pipeline::read::{read_workbook, read_workbook_bytes, ReadLimits, ReadProblem, Workbook};
-use crate::pipeline::validate::{validate, Context, History, HistoryValue};
-use crate::store::{Store, StoredFlag, StoredValue};
+use crate::pipeline::extract::{extract, Extracted, TABLE_HEADER};
+use crate::pipeline::read::{read_workbook_bytes, ReadLimits, ReadProblem};
+use crate::pipeline::validate::{validate, Checked, Context, History, HistoryValue};
+use crate::store::Store;
 
-/// What reading and extracting one file gave.
-#[derive(Debug, Clone)]
-pub struct Prechecked {
-    pub raw: Option<RawReturn>,
-    pub findings: Vec<Finding>,
+/// A file taken in: where it is, the name it arrived under, and what
+/// identifies its content. Every later stage carries it along.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Received {
+    pub path: PathBuf,
+    /// The name it arrived under: relative to the inbox (NFC, `/`
+    /// separators) for `ingest`, the file name for `check`.
+    pub name: String,
+    /// sha256 of the content, hex: the same content is never stored twice.
+    pub sha256: String,
+    pub size: u64,
+    /// When it arrived: its modification time.
+    pub received: SystemTime,
 }
 
-/// A fully checked file, in the shape the store and the feedback take.
-#[derive(Debug, Clone, Default)]
-pub struct CheckedFile {
-    pub unit_code: Option<String>,
-    pub unit_name: Option<String>,
-    pub period: Option<Period>,
-    pub form_code: Option<String>,
-    pub form_version: Option<u32>,
-    /// Blank stays `None`, never zero.
-    pub values: Vec<StoredValue>,
-    pub flags: Vec<StoredFlag>,
-    pub findings: Vec<Finding>,
+/// Reads a file once: who it is, and its bytes for [`extract_one`].
+///
+/// # Errors
+/// The I/O error: `ingest` leaves such a file for the next pass, `check`
+/// reports it as a finding ([`unreadable`]).
+pub fn receive(path: &Path, name: &str) -> std::io::Result<(Received, Vec<u8>)> {
+    let mut file = std::fs::File::open(path)?;
+    let metadata = file.metadata()?;
+    let mut bytes = Vec::with_capacity(usize::try_from(metadata.len()).unwrap_or(0));
+    file.read_to_end(&mut bytes)?;
+    let received = Received {
+        path: path.to_path_buf(),
+        name: name.to_string(),
+        sha256: sha256_hex(&bytes),
+        size: bytes.len() as u64,
+        received: metadata.modified().unwrap_or_else(|_| SystemTime::now()),
+    };
+    Ok((received, bytes))
 }
 
-fn limits(settings: &Settings) -> ReadLimits {
+/// sha256 of bytes, hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    let digest = Sha256::digest(bytes);
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// sha256 of a file, hex.
+///
+/// # Errors
+/// [`Error::Io`].
+pub fn sha256_of(path: &Path) -> Result<String, Error> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    Ok(sha256_hex(&bytes))
+}
+
+/// The caps of reading, as `baocao.toml` sets them.
+pub fn read_limits(settings: &Settings) -> ReadLimits {
     ReadLimits::from_ingest(&settings.config.ingest)
 }
 
-/// Reads and extracts one file (no rules across files).
-pub fn precheck(path: &Path, file: &str, settings: &Settings) -> Prechecked {
-    let read = tracing::debug_span!("read", file = %file).in_scope(|| read_workbook(path, &limits(settings)));
-    interpret(read, file, settings)
-}
-
-/// Reads and extracts a file already in memory.
-pub fn precheck_bytes(bytes: Vec<u8>, file: &str, settings: &Settings) -> Prechecked {
-    let read = tracing::debug_span!("read", file = %file).in_scope(|| read_workbook_bytes(bytes, &limits(settings)));
-    interpret(read, file, settings)
-}
-
-fn interpret(read: Result<Workbook, ReadProblem>, file: &str, settings: &Settings) -> Prechecked {
-    let opens = settings.current_form().severity_of("workbook_opens", Severity::Error);
+/// Reads a received file's bytes as a workbook and finds the return in it
+/// (one of `forms`). A file that does not read as a workbook gives no
+/// return and one rule-1 finding saying why.
+pub fn extract_one(bytes: Vec<u8>, name: &str, forms: &[Form], limits: &ReadLimits) -> Extracted {
+    let read = tracing::debug_span!("read", file = %name).in_scope(|| read_workbook_bytes(bytes, limits, TABLE_HEADER));
     match read {
-        Err(problem) => Prechecked {
-            raw: None,
-            findings: vec![problem.to_finding(file, opens)],
-        },
-        Ok(workbook) => {
-            let extracted = extract(&workbook, &settings.forms, file);
-            Prechecked {
-                raw: extracted.raw,
-                findings: extracted.findings,
-            }
-        }
+        Ok(workbook) => extract(&workbook, forms, name),
+        Err(problem) => read_problem(&problem, name, forms),
     }
+}
+
+/// What [`extract_one`] says of a file that could not even be opened.
+pub fn unreadable(error: &std::io::Error, name: &str, forms: &[Form]) -> Extracted {
+    let problem = ReadProblem::Unreadable {
+        detail: error.to_string(),
+    };
+    read_problem(&problem, name, forms)
+}
+
+fn read_problem(problem: &ReadProblem, name: &str, forms: &[Form]) -> Extracted {
+    let opens = forms
+        .last()
+        .map_or(Severity::Error, |f| f.severity_of("workbook_opens", Severity::Error));
+    Extracted {
+        raw: None,
+        findings: vec![problem.to_finding(name, opens)],
+    }
+}
+
+/// The unit code a file names, as read: whose history its rules need.
+pub fn claimed_unit(extracted: &Extracted) -> Option<&str> {
+    extracted
+        .raw
+        .as_ref()
+        .and_then(|raw| raw.unit_code.as_ref())
+        .and_then(|field| field.value.as_deref())
+}
+
+/// What the rules need besides the return: the forms, the province, the
+/// register, the calendar of `settings`, today, the file's name and the
+/// history.
+pub fn rules_context<'a>(
+    settings: &'a Settings,
+    today: NaiveDate,
+    file: &'a str,
+    history: &'a dyn History,
+) -> Context<'a> {
+    Context {
+        forms: &settings.forms,
+        province: &settings.config.province.code,
+        mapping: &settings.mapping,
+        register: &settings.register,
+        calendar: &settings.calendar,
+        today,
+        file,
+        history,
+    }
+}
+
+/// Applies every rule of the return's form to an extracted file: the one
+/// check behind `baocao check`, `ingest` and the daemon. The findings of
+/// reading and extracting come first, then those of the rules.
+pub fn check_one(extracted: Extracted, ctx: &Context<'_>) -> Checked {
+    let Some(raw) = extracted.raw else {
+        return Checked::without_return(extracted.findings);
+    };
+    let mut checked = validate(&raw, ctx);
+    let mut findings = extracted.findings;
+    findings.append(&mut checked.findings);
+    checked.findings = findings;
+    checked
+}
+
+/// The three stages for one file named `name` at `path`, as `baocao
+/// check` runs them: the history its rules see is what `store` holds for
+/// its unit (none without a store). A file that cannot be opened is a
+/// finding, as a file that does not read as a workbook.
+///
+/// # Errors
+/// [`Error::Database`] when the history cannot be loaded.
+pub fn check_path(
+    path: &Path,
+    name: &str,
+    settings: &Settings,
+    today: NaiveDate,
+    store: Option<&Store>,
+) -> Result<Checked, Error> {
+    let extracted = match receive(path, name) {
+        Ok((_, bytes)) => extract_one(bytes, name, &settings.forms, &read_limits(settings)),
+        Err(error) => unreadable(&error, name, &settings.forms),
+    };
+    let mut history = StoreHistory::default();
+    if let (Some(store), Some(unit)) = (store, claimed_unit(&extracted)) {
+        history.load_unit(store, unit)?;
+    }
+    Ok(check_one(extracted, &rules_context(settings, today, name, &history)))
 }
 
 /// The current stored values of the units seen so far, loaded from the
@@ -96,7 +207,6 @@ impl StoreHistory {
         }
         let mut months = UnitMonths::new();
         for (period, values) in store.unit_current_values(unit)? {
-            let Ok(period) = Period::parse(&period) else { continue };
             let month = values
                 .into_iter()
                 .map(|v| {
@@ -128,24 +238,27 @@ impl StoreHistory {
         self.units.extend(part.units);
     }
 
-    /// Makes a newly stored, accepted return the current one of its month.
-    pub fn remember(&mut self, checked: &CheckedFile) {
-        if let (Some(unit), Some(period)) = (&checked.unit_code, checked.period) {
-            let month = checked
-                .values
-                .iter()
-                .map(|v| {
-                    (
-                        v.line.clone(),
-                        HistoryValue {
-                            value: v.value,
-                            ytd: v.ytd,
-                        },
-                    )
-                })
-                .collect();
-            self.units.entry(unit.clone()).or_default().insert(period, month);
-        }
+    /// Makes a return about to be stored as accepted the current one of its
+    /// month, for the files of the pass that follow it.
+    pub fn remember(&mut self, checked: &Checked) {
+        let Some(ret) = &checked.return_ else { return };
+        let month = ret
+            .values
+            .iter()
+            .map(|(line, v)| {
+                (
+                    line.clone(),
+                    HistoryValue {
+                        value: v.value,
+                        ytd: v.ytd,
+                    },
+                )
+            })
+            .collect();
+        self.units
+            .entry(ret.unit_code.clone())
+            .or_default()
+            .insert(ret.period, month);
     }
 }
 
@@ -153,105 +266,4 @@ impl History for StoreHistory {
     fn month(&self, unit: &str, period: Period) -> Option<&BTreeMap<String, HistoryValue>> {
         self.units.get(unit)?.get(&period)
     }
-}
-
-/// Applies every rule to a prechecked file, with `history` (loaded from
-/// `store` for the file's unit when a store is given).
-///
-/// # Errors
-/// [`Error::Database`] when the history cannot be loaded.
-pub fn finish_check(
-    pre: Prechecked,
-    file: &str,
-    settings: &Settings,
-    today: NaiveDate,
-    history: &mut StoreHistory,
-    store: Option<&Store>,
-) -> Result<CheckedFile, Error> {
-    let mut out = CheckedFile {
-        findings: pre.findings,
-        ..CheckedFile::default()
-    };
-    let Some(raw) = pre.raw else {
-        return Ok(out);
-    };
-    // What the file says, kept even when identity fails (feedback folder).
-    out.unit_code = raw.unit_code.as_ref().and_then(|f| f.value.clone());
-    out.unit_name = raw.unit_name.as_ref().and_then(|f| f.value.clone());
-    out.period = raw.period.as_ref().and_then(|f| f.value);
-    out.form_code = Some(
-        raw.form_code
-            .value
-            .clone()
-            .unwrap_or_else(|| raw.form_code.read.clone()),
-    );
-    out.form_version = raw.version.as_ref().and_then(|f| f.value);
-    if let (Some(store), Some(unit)) = (store, &out.unit_code) {
-        history.load_unit(store, unit)?;
-    }
-    let ctx = Context {
-        forms: &settings.forms,
-        province: &settings.config.province.code,
-        mapping: &settings.mapping,
-        register: &settings.register,
-        calendar: &settings.calendar,
-        today,
-        file,
-        history: &*history,
-        limits: limits(settings),
-    };
-    let checked = validate(&raw, &ctx);
-    out.findings.extend(checked.findings);
-    if let Some(ret) = checked.return_ {
-        out.unit_code = Some(ret.unit_code.clone());
-        out.unit_name = Some(ret.unit_name.clone());
-        out.period = Some(ret.period);
-        out.form_code = Some(ret.form_code.clone());
-        out.form_version = Some(ret.version);
-        out.values = ret
-            .values
-            .iter()
-            .map(|(code, v)| StoredValue {
-                line: code.clone(),
-                value: v.value,
-                ytd: v.ytd,
-                cell: Some(v.cell.clone()),
-            })
-            .collect();
-        // Keep the form's order for the feedback's values sheet.
-        if let Some(form) = settings.form(&ret.form_code, ret.version) {
-            out.values
-                .sort_by_key(|v| form.line_index(&v.line).unwrap_or(usize::MAX));
-        }
-        out.flags = ret
-            .communes
-            .iter()
-            .flat_map(|(code, c)| {
-                c.flags.iter().map(move |(flag, value)| StoredFlag {
-                    commune: code.clone(),
-                    commune_name: c.name.clone(),
-                    flag: flag.clone(),
-                    value: *value,
-                })
-            })
-            .collect();
-    }
-    Ok(out)
-}
-
-/// Reads, extracts and checks one file against every rule, with the
-/// history of `store` when given.
-///
-/// # Errors
-/// [`Error::Database`] when the history cannot be loaded.
-pub fn check_file(
-    path: &Path,
-    file: &str,
-    settings: &Settings,
-    today: NaiveDate,
-    store: Option<&Store>,
-) -> Result<CheckedFile, Error> {
-    let pre = precheck(path, file, settings);
-    let mut history = StoreHistory::default();
-    finish_check(pre, file, settings, today, &mut history, store)
 }

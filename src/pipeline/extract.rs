@@ -19,7 +19,7 @@ use unicode_normalization::UnicodeNormalization;
 use crate::domain::register::fold_name;
 use crate::domain::{Form, Level, Period, Register, Severity};
 use crate::findings::Finding;
-use crate::pipeline::read::{a1, column_letters, format_number, Cell, CellValue, Sheet, Workbook};
+use crate::pipeline::read::{a1, column_letters, format_number, Cell, CellValue, Sheet, TableHeader, Workbook};
 
 /// Rule number of "a sheet carries the return" in the form document.
 pub const RULE_FORM_SHEET_FOUND: u32 = 2;
@@ -36,6 +36,15 @@ pub const HEADER_THIS_PERIOD: &str = "Kỳ này";
 pub const HEADER_YTD: &str = "Lũy kế từ đầu năm";
 pub const HEADER_COMMUNE_CODE: &str = "Mã xã";
 pub const HEADER_COMMUNE_NAME: &str = "Tên xã";
+
+/// How the reader knows a sheet that carries the return's table: a short
+/// text reading `Mã số` (see [`TableHeader`]).
+pub const TABLE_HEADER: TableHeader = TableHeader(is_code_header);
+
+fn is_code_header(text: &str) -> bool {
+    static KEY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    text.len() < 40 && is_label(text, KEY.get_or_init(|| label_key(HEADER_CODE)))
+}
 
 /// An identification value: what the cell showed, what it means (when it
 /// could be understood) and where it was found.

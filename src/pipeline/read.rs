@@ -66,6 +66,13 @@ impl ReadLimits {
     }
 }
 
+/// What the reader must be told about the form (its labels are `extract`'s
+/// business, not the reader's): whether a cell's text is the header of the
+/// return's table. Merged areas are read only on a sheet holding such a
+/// cell, because finding them reads the sheet's XML a second time.
+#[derive(Debug, Clone, Copy)]
+pub struct TableHeader(pub fn(&str) -> bool);
+
 /// The value of one cell, as stored in the file.
 #[derive(Debug, Clone, PartialEq)]
 pub enum CellValue {
@@ -407,7 +414,7 @@ impl ReadProblem {
 ///
 /// # Errors
 /// A [`ReadProblem`] saying why the file is not a readable workbook.
-pub fn read_workbook(path: &Path, limits: &ReadLimits) -> Result<Workbook, ReadProblem> {
+pub fn read_workbook(path: &Path, limits: &ReadLimits, tables: TableHeader) -> Result<Workbook, ReadProblem> {
     let size = std::fs::metadata(path)
         .map_err(|e| ReadProblem::Unreadable { detail: e.to_string() })?
         .len();
@@ -419,15 +426,15 @@ pub fn read_workbook(path: &Path, limits: &ReadLimits) -> Result<Workbook, ReadP
         });
     }
     let bytes = std::fs::read(path).map_err(|e| ReadProblem::Unreadable { detail: e.to_string() })?;
-    read_workbook_bytes(bytes, limits)
+    read_workbook_bytes(bytes, limits, tables)
 }
 
 /// Reads a workbook from its bytes (see [`read_workbook`]).
 ///
 /// # Errors
 /// A [`ReadProblem`] saying why the bytes are not a readable workbook.
-pub fn read_workbook_bytes(bytes: Vec<u8>, limits: &ReadLimits) -> Result<Workbook, ReadProblem> {
-    read_workbook_bytes_with(bytes, limits, XlsxReader::Quick)
+pub fn read_workbook_bytes(bytes: Vec<u8>, limits: &ReadLimits, tables: TableHeader) -> Result<Workbook, ReadProblem> {
+    read_workbook_bytes_with(bytes, limits, tables, XlsxReader::Quick)
 }
 
 /// Which reader takes `.xlsx`/`.xlsm` files.
@@ -447,6 +454,7 @@ pub enum XlsxReader {
 pub fn read_workbook_bytes_with(
     bytes: Vec<u8>,
     limits: &ReadLimits,
+    tables: TableHeader,
     xlsx_reader: XlsxReader,
 ) -> Result<Workbook, ReadProblem> {
     if bytes.is_empty() {
@@ -468,7 +476,7 @@ pub fn read_workbook_bytes_with(
             check_zip_inflation(&mut archive, limits)?;
             if format == WorkbookFormat::Xlsx && xlsx_reader == XlsxReader::Quick {
                 // A reader bug on a hostile file must cost one file, not the batch.
-                match contain::contain(|| fast::read(&mut archive, limits)) {
+                match contain::contain(|| fast::read(&mut archive, limits, tables)) {
                     Ok(fast::Outcome::Sheets(sheets)) => return finish(Workbook { format, sheets }),
                     Ok(fast::Outcome::Problem(problem)) => return Err(problem),
                     Ok(fast::Outcome::Unsure) | Err(_) => {}
@@ -488,7 +496,7 @@ pub fn read_workbook_bytes_with(
         Sniffed::Other(kind) => return Err(ReadProblem::NotAWorkbook { looks_like: kind }),
     };
     // A parser bug on a hostile file must cost one file, not the batch.
-    let parsed = contain::contain(|| parse(format, bytes, limits));
+    let parsed = contain::contain(|| parse(format, bytes, limits, tables));
     let workbook = parsed.unwrap_or_else(|_| {
         Err(ReadProblem::Corrupt {
             detail: "the spreadsheet reader failed on this file".into(),
@@ -675,9 +683,14 @@ fn check_zip_inflation(archive: &mut zip::ZipArchive<Cursor<&[u8]>>, limits: &Re
     Ok(())
 }
 
-fn parse(format: WorkbookFormat, bytes: Vec<u8>, limits: &ReadLimits) -> Result<Workbook, ReadProblem> {
+fn parse(
+    format: WorkbookFormat,
+    bytes: Vec<u8>,
+    limits: &ReadLimits,
+    tables: TableHeader,
+) -> Result<Workbook, ReadProblem> {
     let sheets = match format {
-        WorkbookFormat::Xlsx => read_xlsx(bytes, limits)?,
+        WorkbookFormat::Xlsx => read_xlsx(bytes, limits, tables)?,
         WorkbookFormat::Xlsb => read_xlsb(bytes, limits)?,
         WorkbookFormat::Xls => read_xls(bytes, limits)?,
         WorkbookFormat::Ods => read_ods(bytes, limits)?,
@@ -747,7 +760,7 @@ impl<'a> SheetBuilder<'a> {
     }
 }
 
-fn read_xlsx(bytes: Vec<u8>, limits: &ReadLimits) -> Result<Vec<Sheet>, ReadProblem> {
+fn read_xlsx(bytes: Vec<u8>, limits: &ReadLimits, tables: TableHeader) -> Result<Vec<Sheet>, ReadProblem> {
     let mut book: Xlsx<_> = Xlsx::new(Cursor::new(bytes)).map_err(corrupt)?;
     let names = worksheet_names(book.sheets_metadata());
     let mut sheets = Vec::with_capacity(names.len());
@@ -764,7 +777,7 @@ fn read_xlsx(bytes: Vec<u8>, limits: &ReadLimits) -> Result<Vec<Sheet>, ReadProb
         // Merged areas matter only on a sheet with the return's table (a
         // value cell merged with its neighbour); finding them reads the
         // sheet's XML a second time, so other sheets skip it.
-        if has_table_header(&builder.sheet) {
+        if has_table_header(&builder.sheet, tables) {
             if let Ok(merges) = book.merge_cells_by_sheet_name(&name) {
                 builder.sheet.merged = merges_of(merges);
             }
@@ -785,11 +798,10 @@ fn merges_of(areas: Vec<calamine::Dimensions>) -> Vec<Merge> {
         .collect()
 }
 
-/// Whether a sheet holds a cell reading `Mã số` (the table's code header).
-fn has_table_header(sheet: &Sheet) -> bool {
-    let key = crate::pipeline::extract::label_key(crate::pipeline::extract::HEADER_CODE);
+/// Whether a sheet holds the header of the return's table.
+fn has_table_header(sheet: &Sheet, tables: TableHeader) -> bool {
     sheet.cells.values().any(|cell| match &cell.value {
-        CellValue::Text(text) => text.len() < 40 && crate::pipeline::extract::is_label(text, &key),
+        CellValue::Text(text) => (tables.0)(text),
         _ => false,
     })
 }

@@ -16,7 +16,6 @@ mod rules;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
-use std::path::Path;
 
 use chrono::NaiveDate;
 
@@ -25,10 +24,9 @@ use crate::domain::{
     Form, Level, Line, LineKind, Period, Register, ReportingCalendar, RuleKind, Severity, TerritoryMapping, Unit,
 };
 use crate::findings::Finding;
-use crate::pipeline::extract::{
-    extract, RawLine, RawReturn, LABEL_PERIOD, LABEL_UNIT_CODE, LABEL_UNIT_NAME, LABEL_VERSION,
-};
-use crate::pipeline::read::{format_number, read_workbook, ReadLimits};
+use crate::pipeline::extract::{RawLine, RawReturn, LABEL_PERIOD, LABEL_UNIT_CODE, LABEL_UNIT_NAME, LABEL_VERSION};
+use crate::pipeline::read::format_number;
+use crate::store::Status;
 
 pub use numbers::{parse_text_number, read_cell, CellRead, TextProblem};
 
@@ -109,8 +107,6 @@ pub struct Context<'a> {
     /// File name as received, for the findings.
     pub file: &'a str,
     pub history: &'a dyn History,
-    /// Caps for reading the file ([`check_file`]).
-    pub limits: ReadLimits,
 }
 
 impl fmt::Debug for Context<'_> {
@@ -119,7 +115,6 @@ impl fmt::Debug for Context<'_> {
             .field("forms", &self.forms.iter().map(Form::label).collect::<Vec<_>>())
             .field("today", &self.today)
             .field("file", &self.file)
-            .field("limits", &self.limits)
             .finish_non_exhaustive()
     }
 }
@@ -166,43 +161,77 @@ pub struct Return {
     pub communes: BTreeMap<String, CommuneFlags>,
 }
 
-/// The outcome of checking one return.
+/// Who and what a file says it is — unit, period, form — as typed values.
+/// Read from the identification cells, so known even when the register
+/// refuses them (the feedback still goes to the unit's folder, the store
+/// keeps the rejected submission under what it claimed); once validation
+/// establishes the identity, the register's and the form's spelling.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Claimed {
+    pub unit_code: Option<String>,
+    pub unit_name: Option<String>,
+    pub period: Option<Period>,
+    /// The form code as the form definition spells it, or as read when it
+    /// names no known form.
+    pub form_code: Option<String>,
+    pub version: Option<u32>,
+}
+
+impl Claimed {
+    /// What the identification cells of `raw` say.
+    pub fn read_from(raw: &RawReturn) -> Claimed {
+        Claimed {
+            unit_code: raw.unit_code.as_ref().and_then(|f| f.value.clone()),
+            unit_name: raw.unit_name.as_ref().and_then(|f| f.value.clone()),
+            period: raw.period.as_ref().and_then(|f| f.value),
+            form_code: Some(
+                raw.form_code
+                    .value
+                    .clone()
+                    .unwrap_or_else(|| raw.form_code.read.clone()),
+            ),
+            version: raw.version.as_ref().and_then(|f| f.value),
+        }
+    }
+
+    /// The identity validation established for `ret`.
+    pub fn established(ret: &Return) -> Claimed {
+        Claimed {
+            unit_code: Some(ret.unit_code.clone()),
+            unit_name: Some(ret.unit_name.clone()),
+            period: Some(ret.period),
+            form_code: Some(ret.form_code.clone()),
+            version: Some(ret.version),
+        }
+    }
+}
+
+/// A checked file: the stage `ingest`, `check` and the daemon all reach
+/// through `pipeline::check::check_one`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Checked {
+    /// Unit, period and form, as claimed or (with a return) established.
+    pub claimed: Claimed,
     /// The typed return, whenever its identity could be established — also
     /// when other findings reject it (the store keeps rejected returns too).
     pub return_: Option<Return>,
+    /// Every finding, from reading the file to the rules across periods.
     pub findings: Vec<Finding>,
 }
 
-/// Reads, extracts and validates one file: the whole check of a return.
-pub fn check_file(path: &Path, ctx: &Context<'_>) -> Checked {
-    let opens = ctx
-        .forms
-        .last()
-        .map_or(Severity::Error, |f| f.severity_of("workbook_opens", Severity::Error));
-    let workbook = match read_workbook(path, &ctx.limits) {
-        Ok(workbook) => workbook,
-        Err(problem) => {
-            return Checked {
-                return_: None,
-                findings: vec![problem.to_finding(ctx.file, opens)],
-            }
-        }
-    };
-    let extracted = extract(&workbook, ctx.forms, ctx.file);
-    let mut findings = extracted.findings;
-    let Some(raw) = extracted.raw else {
-        return Checked {
+impl Checked {
+    /// A file whose return could not be found: only its findings.
+    pub fn without_return(findings: Vec<Finding>) -> Checked {
+        Checked {
+            claimed: Claimed::default(),
             return_: None,
             findings,
-        };
-    };
-    let checked = validate(&raw, ctx);
-    findings.extend(checked.findings);
-    Checked {
-        return_: checked.return_,
-        findings,
+        }
+    }
+
+    /// Accepted, accepted with warnings, or rejected, by the findings.
+    pub fn status(&self) -> Status {
+        Status::of(&self.findings)
     }
 }
 
@@ -223,6 +252,7 @@ pub fn validate(raw: &RawReturn, ctx: &Context<'_>) -> Checked {
     let mut findings = Vec::new();
     let Some(identity) = check_identity(raw, ctx, &mut findings) else {
         return Checked {
+            claimed: Claimed::read_from(raw),
             return_: None,
             findings,
         };
@@ -231,7 +261,11 @@ pub fn validate(raw: &RawReturn, ctx: &Context<'_>) -> Checked {
     checker.findings = findings;
     checker.run();
     let return_ = checker.clean_return();
+    let claimed = return_
+        .as_ref()
+        .map_or_else(|| Claimed::read_from(raw), Claimed::established);
     Checked {
+        claimed,
         return_,
         findings: checker.findings,
     }

@@ -91,7 +91,7 @@ pub fn month_statuses(settings: &Settings, store: &Store, period: Period) -> Res
     for month in period.months() {
         let deadline = month.deadline(&settings.calendar);
         for unit in expected_units(settings, month) {
-            let submissions = store.submissions_of(&unit.code, &month.to_string())?;
+            let submissions = store.submissions_of(&unit.code, month)?;
             let current = submissions
                 .iter()
                 .find(|s| s.status.is_accepted() && s.superseded_by.is_none())

@@ -27,7 +27,7 @@ use crate::error::Error;
 use crate::store::Store;
 
 fn polars_error(e: PolarsError) -> Error {
-    Error::Consolidation(e.to_string())
+    Error::Consolidation(Box::new(e))
 }
 
 /// The reporting units of each month of a window, oldest month first.
@@ -125,7 +125,7 @@ impl StoredFrame {
     /// # Errors
     /// [`Error::Database`], or a Polars error.
     pub fn load(store: &Store, first: Period, last: Period) -> Result<StoredFrame, Error> {
-        let rows = store.current_values_between(&first.to_string(), &last.to_string())?;
+        let rows = store.current_values_between(first, last)?;
         let mut unit_ids = HashMap::new();
         let mut line_ids = HashMap::new();
         let mut units = Vec::with_capacity(rows.len());

@@ -18,35 +18,18 @@ use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 
+use crate::atomic::{write_atomically, Content};
 use crate::config::Settings;
 use crate::domain::{Level, Period, Unit};
 use crate::error::Error;
 use crate::store::Store;
-use crate::template::write_atomically;
 
 /// Output format of `baocao export`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ExportFormat {
     Csv,
     Json,
     Parquet,
-}
-
-impl ExportFormat {
-    /// Parses `csv`, `json` or `parquet`.
-    ///
-    /// # Errors
-    /// [`Error::Usage`] for any other word.
-    pub fn parse(text: &str) -> Result<ExportFormat, Error> {
-        match text.to_lowercase().as_str() {
-            "csv" => Ok(ExportFormat::Csv),
-            "json" => Ok(ExportFormat::Json),
-            "parquet" => Ok(ExportFormat::Parquet),
-            other => Err(Error::Usage(format!(
-                "export format {other:?}: use csv, json or parquet"
-            ))),
-        }
-    }
 }
 
 /// One exported row.
@@ -120,12 +103,11 @@ fn unit_columns(settings: &Settings, code: &str, month: &str) -> UnitColumns {
 /// [`Error::Database`].
 pub fn export_rows(settings: &Settings, store: &Store, period: Period) -> Result<Vec<ExportRow>, Error> {
     let form = settings.current_form();
-    let periods: Vec<String> = period.months().iter().map(Period::to_string).collect();
-    let mut submissions = store.current_submissions(&periods)?;
+    let mut submissions = store.current_submissions(&period.months())?;
     submissions.sort_by(|a, b| (&a.period, &a.unit_code).cmp(&(&b.period, &b.unit_code)));
     let mut rows = Vec::new();
     for s in submissions {
-        let period = s.period.clone().unwrap_or_default();
+        let period = s.period.map(|p| p.to_string()).unwrap_or_default();
         let unit_code = s.unit_code.clone().unwrap_or_default();
         let unit = unit_columns(settings, &unit_code, &period);
         let mut values: Vec<_> = store.values_of(s.id)?.into_values().collect();
@@ -176,30 +158,33 @@ pub fn export(
         ExportFormat::Csv => {
             let mut writer = csv::Writer::from_writer(Vec::new());
             for row in &rows {
-                writer.serialize(row).map_err(|e| Error::Usage(format!("csv: {e}")))?;
+                writer
+                    .serialize(row)
+                    .map_err(|e| Error::encode(format!("CSV {}", path.display()), e))?;
             }
-            let bytes = writer.into_inner().map_err(|e| Error::Usage(format!("csv: {e}")))?;
-            write_atomically(&path, &bytes)?;
+            let bytes = writer
+                .into_inner()
+                .map_err(|e| Error::encode(format!("CSV {}", path.display()), e.into_error()))?;
+            write_atomically(&path, Content::Bytes(&bytes))?;
         }
         ExportFormat::Json => {
-            let bytes = serde_json::to_vec_pretty(&rows).map_err(|e| Error::Usage(format!("json: {e}")))?;
-            write_atomically(&path, &bytes)?;
+            let bytes =
+                serde_json::to_vec_pretty(&rows).map_err(|e| Error::encode(format!("JSON {}", path.display()), e))?;
+            write_atomically(&path, Content::Bytes(&bytes))?;
         }
         ExportFormat::Parquet => write_parquet(&path, &rows)?,
     }
     Ok((path, rows.len()))
 }
 
+/// Writes the Hive-partitioned dataset as a whole: a reader never sees
+/// some partitions of the new export beside some of the old.
 fn write_parquet(dir: &Path, rows: &[ExportRow]) -> Result<(), Error> {
-    let parent = dir.parent().unwrap_or(Path::new("."));
-    let name = dir
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let temp = parent.join(format!(".{name}.{}.tmp", std::process::id()));
-    if temp.exists() {
-        std::fs::remove_dir_all(&temp).map_err(|e| Error::io(&temp, e))?;
-    }
+    write_atomically(dir, Content::Built(&mut |temp: &Path| write_partitions(temp, rows)))
+}
+
+fn write_partitions(temp: &Path, rows: &[ExportRow]) -> Result<(), Error> {
+    std::fs::create_dir_all(temp).map_err(|e| Error::io(temp, e))?;
     let mut start = 0;
     while start < rows.len() {
         let (period, unit) = (&rows[start].period, &rows[start].unit_code);
@@ -208,6 +193,9 @@ fn write_parquet(dir: &Path, rows: &[ExportRow]) -> Result<(), Error> {
             .position(|r| &r.period != period || &r.unit_code != unit)
             .map_or(rows.len(), |n| start + n);
         let part = &rows[start..end];
+        let folder = temp.join(format!("period={period}")).join(format!("unit={unit}"));
+        let file_path = folder.join("data.parquet");
+        let parquet = |e: PolarsError| Error::encode(format!("Parquet {}", file_path.display()), e);
         let mut frame = DataFrame::new_infer_height(vec![
             Column::new(
                 "line_code".into(),
@@ -233,20 +221,14 @@ fn write_parquet(dir: &Path, rows: &[ExportRow]) -> Result<(), Error> {
                 part.iter().map(|r| r.former_districts.clone()).collect::<Vec<_>>(),
             ),
         ])
-        .map_err(|e| Error::Usage(format!("parquet: {e}")))?;
-        let folder = temp.join(format!("period={period}")).join(format!("unit={unit}"));
+        .map_err(parquet)?;
         std::fs::create_dir_all(&folder).map_err(|e| Error::io(&folder, e))?;
-        let file_path = folder.join("data.parquet");
         let file = std::fs::File::create(&file_path).map_err(|e| Error::io(&file_path, e))?;
         ParquetWriter::new(file)
             .with_compression(ParquetCompression::Uncompressed)
             .finish(&mut frame)
-            .map_err(|e| Error::Usage(format!("parquet {}: {e}", file_path.display())))?;
+            .map_err(parquet)?;
         start = end;
     }
-    std::fs::create_dir_all(&temp).map_err(|e| Error::io(&temp, e))?;
-    if dir.exists() {
-        std::fs::remove_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    }
-    std::fs::rename(&temp, dir).map_err(|e| Error::io(dir, e))
+    Ok(())
 }

@@ -378,6 +378,5 @@ pub fn latest_period_with_returns(settings: &Settings) -> Result<Option<Period>,
     let store = Store::open(&settings.paths.database)?;
     Ok(store
         .latest_accepted_period()?
-        .and_then(|p| Period::parse(&p).ok())
         .filter(|p| p.kind() == PeriodKind::Month))
 }

@@ -15,13 +15,14 @@ use rust_xlsxwriter::{
     FormatPattern, Formula, Note, Workbook, Worksheet, XlsxError,
 };
 
+use crate::atomic::{write_atomically, Content};
 use crate::domain::plan::{Comparison, Verdict};
 use crate::domain::{local_time_text, Agg, Level, LineKind, Period};
 use crate::error::Error;
 use crate::report::completeness::Rates;
 use crate::report::consolidate::{change_percent, Figure};
 use crate::report::{PlanRatio, ReportData, TREND_LINES};
-use crate::template::{column_letter, write_atomically};
+use crate::template::column_letter;
 
 /// Name of the provincial form sheet.
 pub const FORM_SHEET: &str = "01-PCMD-T";
@@ -243,7 +244,7 @@ pub fn write(path: &Path, data: &ReportData<'_>) -> Result<(), Error> {
     charts_sheet(&mut workbook, data, &s).map_err(wrap)?;
     sources_sheet(workbook.add_worksheet(), data, &s).map_err(wrap)?;
     let bytes = workbook.save_to_buffer().map_err(wrap)?;
-    write_atomically(path, &bytes)
+    write_atomically(path, Content::Bytes(&bytes))
 }
 
 /// Writes a figure: its value (the known part when incomplete) or a blank,
@@ -1095,7 +1096,12 @@ fn warnings_sheet(sheet: &mut Worksheet, data: &ReportData<'_>, s: &Styles) -> R
     let mut row = 3;
     for (submission, f) in &data.warnings {
         sheet.write_string_with_format(row, 0, submission.unit_code.as_deref().unwrap_or(""), &s.center)?;
-        sheet.write_string_with_format(row, 1, submission.period.as_deref().unwrap_or(""), &s.center)?;
+        sheet.write_string_with_format(
+            row,
+            1,
+            submission.period.map(|p| p.to_string()).unwrap_or_default(),
+            &s.center,
+        )?;
         sheet.write_string_with_format(row, 2, &submission.file_name, &s.text)?;
         sheet.write_string_with_format(row, 3, f.location.sheet.as_deref().unwrap_or(""), &s.center)?;
         sheet.write_string_with_format(row, 4, f.location.cell.as_deref().unwrap_or(""), &s.center)?;
@@ -1271,7 +1277,7 @@ fn sources_sheet(sheet: &mut Worksheet, data: &ReportData<'_>, s: &Styles) -> Re
     for (i, src) in data.sources.iter().enumerate() {
         let row = 3 + i as u32;
         sheet.write_string_with_format(row, 0, src.unit_code.as_deref().unwrap_or(""), &s.center)?;
-        sheet.write_string_with_format(row, 1, src.period.as_deref().unwrap_or(""), &s.center)?;
+        sheet.write_string_with_format(row, 1, src.period.map(|p| p.to_string()).unwrap_or_default(), &s.center)?;
         sheet.write_string_with_format(row, 2, &src.file_name, &s.text)?;
         sheet.write_string_with_format(row, 3, &src.sha256, &s.text)?;
         sheet.write_string_with_format(

@@ -13,6 +13,7 @@ use rusqlite::backup::{Backup, StepResult};
 use rusqlite::{Connection, OpenFlags};
 
 use super::db_error;
+use crate::atomic::{write_atomically, Content};
 use crate::error::Error;
 
 /// What a backup wrote.
@@ -57,34 +58,14 @@ pub fn backup_database(database: &Path, out: &Path) -> Result<BackupSummary, Err
             out.display()
         )));
     }
-    let dir = out
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("."));
-    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-    let name = out
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "baocao-backup.db".into());
-    let temporary = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let result = copy_to(database, &temporary);
-    let (submissions, schema_version) = match result {
-        Ok(counts) => counts,
-        Err(error) => {
-            // Best effort: a partial copy under a temporary name is only clutter.
-            let _ = std::fs::remove_file(&temporary);
-            return Err(error);
-        }
+    let mut counts = (0, 0);
+    let mut copy = |temporary: &Path| -> Result<(), Error> {
+        counts = copy_to(database, temporary)?;
+        Ok(())
     };
-    let file = std::fs::File::open(&temporary).map_err(|e| Error::io(&temporary, e))?;
-    file.sync_all().map_err(|e| Error::io(&temporary, e))?;
-    let bytes = file.metadata().map_err(|e| Error::io(&temporary, e))?.len();
-    drop(file);
-    std::fs::rename(&temporary, &out).map_err(|e| Error::io(&out, e))?;
-    // Make the rename itself durable where the platform allows it.
-    if let Ok(handle) = std::fs::File::open(&dir) {
-        let _ = handle.sync_all();
-    }
+    write_atomically(&out, Content::Built(&mut copy))?;
+    let (submissions, schema_version) = counts;
+    let bytes = std::fs::metadata(&out).map_err(|e| Error::io(&out, e))?.len();
     Ok(BackupSummary {
         path: out,
         bytes,
@@ -171,7 +152,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("baocao.db");
         let store = Store::open(&db).unwrap();
-        store.begin_run("command", "ingest", "2015-01-01T00:00:00Z").unwrap();
+        store
+            .begin_run(crate::store::Trigger::Command, "ingest", "2015-01-01T00:00:00Z")
+            .unwrap();
         let out = dir.path().join("copies/backup.db");
         let summary = backup_database(&db, &out).unwrap();
         assert_eq!(summary.path, out);
@@ -183,7 +166,7 @@ mod tests {
         let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("copies"))
             .unwrap()
             .flatten()
-            .filter(|e| e.file_name().to_string_lossy().contains(".tmp-"))
+            .filter(|e| e.file_name().to_string_lossy().contains(".tmp"))
             .collect();
         assert!(leftovers.is_empty());
     }

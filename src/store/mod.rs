@@ -11,9 +11,10 @@ mod schema;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
-use crate::domain::Severity;
+use crate::domain::{Period, Severity};
 use crate::error::Error;
 use crate::findings::{Finding, Location};
 
@@ -39,11 +40,13 @@ impl Status {
         }
     }
 
-    pub fn parse(text: &str) -> Status {
+    /// The status spelled `text` in the database, `None` for any other word.
+    pub fn parse(text: &str) -> Option<Status> {
         match text {
-            "accepted" => Status::Accepted,
-            "warnings" => Status::Warnings,
-            _ => Status::Rejected,
+            "accepted" => Some(Status::Accepted),
+            "warnings" => Some(Status::Warnings),
+            "rejected" => Some(Status::Rejected),
+            _ => None,
         }
     }
 
@@ -73,6 +76,89 @@ impl Status {
     }
 }
 
+/// An unknown word in the database is an error, never a guess: a status
+/// read as "rejected" by mistake would drop a district's figures silently.
+impl FromSql for Status {
+    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+        let text = value.as_str()?;
+        Status::parse(text).ok_or_else(|| FromSqlError::Other(format!("unknown submission status {text:?}").into()))
+    }
+}
+
+impl ToSql for Status {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::from(self.as_str()))
+    }
+}
+
+/// Periods are stored in their canonical notation (`2015-06`), which sorts
+/// in time order; one that does not parse is an error.
+impl FromSql for Period {
+    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+        let text = value.as_str()?;
+        Period::parse(text).map_err(|e| FromSqlError::Other(Box::new(e)))
+    }
+}
+
+impl ToSql for Period {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::from(self.to_string()))
+    }
+}
+
+/// What started a run, as the run log records it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Trigger {
+    /// A person or cron ran a command.
+    Command,
+    /// A schedule of the daemon fired.
+    Schedule,
+    /// The daemon's folder watch saw a file arrive.
+    Watch,
+    /// The daemon's periodic look at the inbox.
+    Poll,
+    /// The daemon starting (its first look, a run missed while down).
+    Startup,
+}
+
+impl Trigger {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Trigger::Command => "command",
+            Trigger::Schedule => "schedule",
+            Trigger::Watch => "watch",
+            Trigger::Poll => "poll",
+            Trigger::Startup => "startup",
+        }
+    }
+
+    /// The trigger spelled `text` in the database, `None` for any other word.
+    pub fn parse(text: &str) -> Option<Trigger> {
+        [
+            Trigger::Command,
+            Trigger::Schedule,
+            Trigger::Watch,
+            Trigger::Poll,
+            Trigger::Startup,
+        ]
+        .into_iter()
+        .find(|t| t.as_str() == text)
+    }
+}
+
+impl std::fmt::Display for Trigger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromSql for Trigger {
+    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+        let text = value.as_str()?;
+        Trigger::parse(text).ok_or_else(|| FromSqlError::Other(format!("unknown run trigger {text:?}").into()))
+    }
+}
+
 /// One value of a return as stored: blank stays `None`, never zero.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredValue {
@@ -91,29 +177,30 @@ pub struct StoredFlag {
     pub value: bool,
 }
 
-/// A file to record: what was read from it and what was found.
+/// A file to record: what was read from it and what was found, borrowed
+/// from the stages that produced it (nothing is copied to store it).
 #[derive(Debug, Clone)]
-pub struct NewSubmission {
+pub struct NewSubmission<'a> {
     pub run_id: Option<i64>,
     /// Path relative to the inbox, as received.
-    pub file_name: String,
-    pub sha256: String,
+    pub file_name: &'a str,
+    pub sha256: &'a str,
     pub size: u64,
     /// ISO 8601 time the file arrived (its modification time).
-    pub received_at: String,
-    pub processed_at: String,
-    pub unit_code: Option<String>,
-    pub unit_name: Option<String>,
-    pub period: Option<String>,
-    pub form_code: Option<String>,
+    pub received_at: &'a str,
+    pub processed_at: &'a str,
+    pub unit_code: Option<&'a str>,
+    pub unit_name: Option<&'a str>,
+    pub period: Option<Period>,
+    pub form_code: Option<&'a str>,
     pub form_version: Option<u32>,
     pub status: Status,
-    pub values: Vec<StoredValue>,
-    pub flags: Vec<StoredFlag>,
-    pub findings: Vec<Finding>,
+    pub values: &'a [StoredValue],
+    pub flags: &'a [StoredFlag],
+    pub findings: &'a [Finding],
     /// Where the file will be filed (archive/ or rejected/), relative to the workspace.
-    pub stored_path: String,
-    pub feedback_path: Option<String>,
+    pub stored_path: &'a str,
+    pub feedback_path: Option<&'a str>,
 }
 
 /// A stored submission, as listed by `history` and the reports.
@@ -126,7 +213,7 @@ pub struct Submission {
     pub received_at: String,
     pub processed_at: String,
     pub unit_code: Option<String>,
-    pub period: Option<String>,
+    pub period: Option<Period>,
     pub form_code: Option<String>,
     pub form_version: Option<u32>,
     pub status: Status,
@@ -165,6 +252,28 @@ pub struct CurrentValue {
     pub ytd: Option<f64>,
 }
 
+/// What a run did with a file it looked at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReceiptOutcome {
+    /// Stored now, with this status.
+    Stored(Status),
+    /// Its content was stored before: filed under `archive/trung-lap/`.
+    Duplicate,
+    /// Stored by a pass that stopped before filing it: filed now.
+    FiledAfterInterruption,
+}
+
+impl ReceiptOutcome {
+    /// As the receipts table keeps it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReceiptOutcome::Stored(status) => status.as_str(),
+            ReceiptOutcome::Duplicate => "duplicate",
+            ReceiptOutcome::FiledAfterInterruption => "filed after interruption",
+        }
+    }
+}
+
 /// A file a run looked at, for the audit trail.
 #[derive(Debug, Clone)]
 pub struct Receipt<'a> {
@@ -172,8 +281,7 @@ pub struct Receipt<'a> {
     pub file_name: &'a str,
     pub sha256: &'a str,
     pub seen_at: &'a str,
-    /// accepted, warnings, rejected, duplicate, filed after interruption.
-    pub outcome: &'a str,
+    pub outcome: ReceiptOutcome,
     pub submission_id: Option<i64>,
     pub moved_to: Option<&'a str>,
 }
@@ -184,7 +292,7 @@ pub struct RunRecord {
     pub id: i64,
     pub started_at: String,
     pub finished_at: Option<String>,
-    pub trigger: String,
+    pub trigger: Trigger,
     pub command: String,
     pub counts: RunCounts,
     pub outcome: Option<String>,
@@ -212,7 +320,7 @@ fn submission_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Submission> 
         period: row.get(7)?,
         form_code: row.get(8)?,
         form_version: row.get(9)?,
-        status: Status::parse(&row.get::<_, String>(10)?),
+        status: row.get(10)?,
         superseded_by: row.get(11)?,
         stored_path: row.get(12)?,
         feedback_path: row.get(13)?,
@@ -297,11 +405,11 @@ impl Store {
     ///
     /// # Errors
     /// [`Error::Database`].
-    pub fn begin_run(&self, trigger: &str, command: &str, started_at: &str) -> Result<i64, Error> {
+    pub fn begin_run(&self, trigger: Trigger, command: &str, started_at: &str) -> Result<i64, Error> {
         self.conn
             .execute(
                 "INSERT INTO runs (started_at, trigger_name, command) VALUES (?1, ?2, ?3)",
-                params![started_at, trigger, command],
+                params![started_at, trigger.as_str(), command],
             )
             .map_err(self.err())?;
         Ok(self.conn.last_insert_rowid())
@@ -386,7 +494,7 @@ impl Store {
     ///
     /// # Errors
     /// [`Error::Database`]; nothing is written then.
-    pub fn record_submission(&mut self, new: &NewSubmission) -> Result<Recorded, Error> {
+    pub fn record_submission(&mut self, new: &NewSubmission<'_>) -> Result<Recorded, Error> {
         let path = self.path.clone();
         let tx = self.conn.transaction().map_err(|e| db_error(&path, e))?;
         let recorded = insert_submission(&tx, new).map_err(|e| db_error(&path, e))?;
@@ -452,7 +560,7 @@ impl Store {
                     receipt.file_name,
                     receipt.sha256,
                     receipt.seen_at,
-                    receipt.outcome,
+                    receipt.outcome.as_str(),
                     receipt.submission_id,
                     receipt.moved_to
                 ])
@@ -474,7 +582,7 @@ impl Store {
     ///
     /// # Errors
     /// [`Error::Database`].
-    pub fn submissions_of(&self, unit: &str, period: &str) -> Result<Vec<Submission>, Error> {
+    pub fn submissions_of(&self, unit: &str, period: Period) -> Result<Vec<Submission>, Error> {
         self.select_submissions("unit_code = ?1 AND period = ?2 ORDER BY id", params![unit, period])
     }
 
@@ -491,7 +599,7 @@ impl Store {
     ///
     /// # Errors
     /// [`Error::Database`].
-    pub fn current_submissions(&self, periods: &[String]) -> Result<Vec<Submission>, Error> {
+    pub fn current_submissions(&self, periods: &[Period]) -> Result<Vec<Submission>, Error> {
         let mut out = Vec::new();
         for period in periods {
             out.extend(self.select_submissions(
@@ -602,8 +710,8 @@ impl Store {
     pub fn unit_history(
         &self,
         unit: &str,
-        periods: &[String],
-    ) -> Result<BTreeMap<String, BTreeMap<String, StoredValue>>, Error> {
+        periods: &[Period],
+    ) -> Result<BTreeMap<Period, BTreeMap<String, StoredValue>>, Error> {
         let mut out = BTreeMap::new();
         let mut stmt = self
             .conn
@@ -618,7 +726,7 @@ impl Store {
                 .optional()
                 .map_err(self.err())?;
             if let Some(id) = id {
-                out.insert(period.clone(), self.values_of(id)?);
+                out.insert(*period, self.values_of(id)?);
             }
         }
         Ok(out)
@@ -628,7 +736,7 @@ impl Store {
     ///
     /// # Errors
     /// [`Error::Database`].
-    pub fn unit_current_values(&self, unit: &str) -> Result<Vec<(String, Vec<StoredValue>)>, Error> {
+    pub fn unit_current_values(&self, unit: &str) -> Result<Vec<(Period, Vec<StoredValue>)>, Error> {
         let mut stmt = self
             .conn
             .prepare_cached(
@@ -641,7 +749,7 @@ impl Store {
         let rows = stmt
             .query_map([unit], |r| {
                 Ok((
-                    r.get::<_, String>(0)?,
+                    r.get::<_, Period>(0)?,
                     StoredValue {
                         line: r.get(1)?,
                         value: r.get(2)?,
@@ -651,7 +759,7 @@ impl Store {
                 ))
             })
             .map_err(self.err())?;
-        let mut out: Vec<(String, Vec<StoredValue>)> = Vec::new();
+        let mut out: Vec<(Period, Vec<StoredValue>)> = Vec::new();
         for row in rows {
             let (period, value) = row.map_err(self.err())?;
             match out.last_mut() {
@@ -666,7 +774,7 @@ impl Store {
     ///
     /// # Errors
     /// [`Error::Database`].
-    pub fn latest_accepted_period(&self) -> Result<Option<String>, Error> {
+    pub fn latest_accepted_period(&self) -> Result<Option<Period>, Error> {
         self.conn
             .query_row(
                 "SELECT MAX(period) FROM submissions WHERE status != 'rejected' AND superseded_by IS NULL",
@@ -681,7 +789,7 @@ impl Store {
     ///
     /// # Errors
     /// [`Error::Database`].
-    pub fn current_values_between(&self, first: &str, last: &str) -> Result<Vec<CurrentValue>, Error> {
+    pub fn current_values_between(&self, first: Period, last: Period) -> Result<Vec<CurrentValue>, Error> {
         let mut stmt = self
             .conn
             .prepare_cached(
@@ -735,7 +843,7 @@ fn insert_submission(tx: &Transaction<'_>, new: &NewSubmission) -> rusqlite::Res
         new.period,
         new.form_code,
         new.form_version,
-        new.status.as_str(),
+        new.status,
         new.stored_path,
         new.feedback_path,
     ])?;
@@ -744,21 +852,21 @@ fn insert_submission(tx: &Transaction<'_>, new: &NewSubmission) -> rusqlite::Res
         let mut stmt = tx.prepare_cached(
             "INSERT INTO submission_values (submission_id, line_code, value, ytd, cell) VALUES (?1, ?2, ?3, ?4, ?5)",
         )?;
-        for v in &new.values {
+        for v in new.values {
             stmt.execute(params![id, v.line, v.value, v.ytd, v.cell])?;
         }
         let mut stmt = tx.prepare_cached(
             "INSERT OR REPLACE INTO commune_flags (submission_id, commune_code, commune_name, flag, value)
              VALUES (?1, ?2, ?3, ?4, ?5)",
         )?;
-        for f in &new.flags {
+        for f in new.flags {
             stmt.execute(params![id, f.commune, f.commune_name, f.flag, i64::from(f.value)])?;
         }
         let mut stmt = tx.prepare_cached(
             "INSERT INTO findings (submission_id, rule, severity, sheet, cell, line_code, line_label, value, expected,
              message_vi, message_en) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
         )?;
-        for f in &new.findings {
+        for f in new.findings {
             stmt.execute(params![
                 id,
                 f.rule,
@@ -804,20 +912,15 @@ fn db_error(path: &Path, e: rusqlite::Error) -> Error {
 mod tests {
     use super::*;
 
-    fn submission(sha: &str, status: Status, a01: Option<f64>) -> NewSubmission {
-        NewSubmission {
-            run_id: None,
-            file_name: format!("{sha}.xlsx"),
-            sha256: sha.into(),
-            size: 10,
-            received_at: "2015-07-01T00:00:00Z".into(),
-            processed_at: "2015-07-01T00:00:01Z".into(),
-            unit_code: Some("061".into()),
-            unit_name: Some("Huyện Ba Bể".into()),
-            period: Some("2015-06".into()),
-            form_code: Some("01/PCMD-H".into()),
-            form_version: Some(1),
-            status,
+    /// The values, file name and stored path a test submission borrows.
+    struct Owned {
+        values: Vec<StoredValue>,
+        file_name: String,
+        stored_path: String,
+    }
+
+    fn owned(sha: &str, a01: Option<f64>) -> Owned {
+        Owned {
             values: vec![
                 StoredValue {
                     line: "A01".into(),
@@ -832,11 +935,32 @@ mod tests {
                     cell: Some("E25".into()),
                 },
             ],
-            flags: vec![],
-            findings: vec![],
+            file_name: format!("{sha}.xlsx"),
             stored_path: format!("archive/{sha}.xlsx"),
-            feedback_path: None,
         }
+    }
+
+    fn record(store: &mut Store, sha: &str, status: Status, a01: Option<f64>) -> Result<Recorded, Error> {
+        let owned = owned(sha, a01);
+        store.record_submission(&NewSubmission {
+            run_id: None,
+            file_name: &owned.file_name,
+            sha256: sha,
+            size: 10,
+            received_at: "2015-07-01T00:00:00Z",
+            processed_at: "2015-07-01T00:00:01Z",
+            unit_code: Some("061"),
+            unit_name: Some("Huyện Ba Bể"),
+            period: Some(Period::month(2015, 6)),
+            form_code: Some("01/PCMD-H"),
+            form_version: Some(1),
+            status,
+            values: &owned.values,
+            flags: &[],
+            findings: &[],
+            stored_path: &owned.stored_path,
+            feedback_path: None,
+        })
     }
 
     #[test]
@@ -844,28 +968,51 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut store = Store::open(&dir.path().join("b.db")).unwrap();
         assert_eq!(store.schema_version().unwrap(), schema::MIGRATIONS.len() as i64);
-        let first = store
-            .record_submission(&submission("a", Status::Accepted, Some(5.0)))
-            .unwrap();
+        let june = Period::month(2015, 6);
+        let first = record(&mut store, "a", Status::Accepted, Some(5.0)).unwrap();
         assert_eq!(first.superseded, None);
-        let rejected = store
-            .record_submission(&submission("b", Status::Rejected, Some(6.0)))
-            .unwrap();
+        let rejected = record(&mut store, "b", Status::Rejected, Some(6.0)).unwrap();
         assert_eq!(rejected.superseded, None, "a rejected resubmission supersedes nothing");
-        let second = store
-            .record_submission(&submission("c", Status::Warnings, Some(7.0)))
-            .unwrap();
+        let second = record(&mut store, "c", Status::Warnings, Some(7.0)).unwrap();
         assert_eq!(second.superseded, Some(first.id));
-        let history = store.unit_history("061", &["2015-06".into()]).unwrap();
-        let values = &history["2015-06"];
+        let history = store.unit_history("061", &[june]).unwrap();
+        let values = &history[&june];
         assert_eq!(values["A01"].value, Some(7.0));
         assert_eq!(values["A02"].value, None, "blank is not zero");
-        assert_eq!(store.submissions_of("061", "2015-06").unwrap().len(), 3);
+        assert_eq!(store.submissions_of("061", june).unwrap().len(), 3);
         // The same sha256 cannot be stored twice.
-        assert!(store
-            .record_submission(&submission("a", Status::Accepted, Some(5.0)))
-            .is_err());
+        assert!(record(&mut store, "a", Status::Accepted, Some(5.0)).is_err());
         assert_eq!(store.count_submissions().unwrap(), 3);
+        assert_eq!(store.latest_accepted_period().unwrap(), Some(june));
+    }
+
+    #[test]
+    fn an_unknown_status_or_trigger_in_the_database_is_an_error_not_a_guess() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("b.db")).unwrap();
+        let run = store
+            .begin_run(Trigger::Watch, "ingest", "2015-07-01T00:00:00Z")
+            .unwrap();
+        assert_eq!(store.recent_runs(1).unwrap()[0].trigger, Trigger::Watch);
+        let id = record(&mut store, "a", Status::Accepted, Some(5.0)).unwrap().id;
+        assert_eq!(store.all_submissions().unwrap()[0].status, Status::Accepted);
+        // As a newer baocao, or a hand edit past the schema's check, would leave it.
+        store
+            .conn
+            .execute_batch("PRAGMA ignore_check_constraints = ON")
+            .unwrap();
+        store
+            .conn
+            .execute("UPDATE submissions SET status = 'accepted-later' WHERE id = ?1", [id])
+            .unwrap();
+        let error = store.all_submissions().unwrap_err();
+        assert!(error.to_string().contains("accepted-later"), "{error}");
+        store
+            .conn
+            .execute("UPDATE runs SET trigger_name = 'cron' WHERE id = ?1", [run])
+            .unwrap();
+        let error = store.recent_runs(1).unwrap_err();
+        assert!(error.to_string().contains("cron"), "{error}");
     }
 
     #[test]

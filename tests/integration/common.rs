@@ -99,7 +99,8 @@ pub fn files_with_ext(dir: &Path, ext: &str) -> Vec<PathBuf> {
 
 /// A submission as ingest records it: `unit`'s return for `month` with
 /// `values` (None: a blank cell), arrived at `received_at` (UTC). `tag`
-/// makes its file name and sha256 distinct.
+/// makes its file name and sha256 distinct. Store it with
+/// `store.record_submission(&new.as_new())`.
 pub fn submission(
     unit: &str,
     month: &str,
@@ -107,19 +108,13 @@ pub fn submission(
     status: Status,
     received_at: &str,
     tag: &str,
-) -> NewSubmission {
-    NewSubmission {
-        run_id: None,
+) -> TestSubmission {
+    TestSubmission {
         file_name: format!("{unit}_{month}_{tag}.xlsx"),
         sha256: format!("{unit}-{month}-{tag}"),
-        size: 1,
         received_at: received_at.into(),
-        processed_at: received_at.into(),
-        unit_code: Some(unit.into()),
-        unit_name: None,
-        period: Some(month.into()),
-        form_code: Some("01/PCMD-H".into()),
-        form_version: Some(1),
+        unit: unit.into(),
+        period: p(month),
         status,
         values: values
             .iter()
@@ -130,10 +125,43 @@ pub fn submission(
                 cell: None,
             })
             .collect(),
-        flags: vec![],
-        findings: vec![],
-        stored_path: String::new(),
-        feedback_path: None,
+    }
+}
+
+/// What a test submission owns; [`NewSubmission`] borrows it.
+#[derive(Debug, Clone)]
+pub struct TestSubmission {
+    file_name: String,
+    sha256: String,
+    received_at: String,
+    unit: String,
+    period: Period,
+    status: Status,
+    values: Vec<StoredValue>,
+}
+
+impl TestSubmission {
+    /// The submission to record.
+    pub fn as_new(&self) -> NewSubmission<'_> {
+        NewSubmission {
+            run_id: None,
+            file_name: &self.file_name,
+            sha256: &self.sha256,
+            size: 1,
+            received_at: &self.received_at,
+            processed_at: &self.received_at,
+            unit_code: Some(&self.unit),
+            unit_name: None,
+            period: Some(self.period),
+            form_code: Some("01/PCMD-H"),
+            form_version: Some(1),
+            status: self.status,
+            values: &self.values,
+            flags: &[],
+            findings: &[],
+            stored_path: "",
+            feedback_path: None,
+        }
     }
 }
 

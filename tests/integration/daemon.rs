@@ -249,7 +249,7 @@ fn runs(path: &Path) -> Vec<(String, String, Option<String>)> {
 }
 
 fn sha_of(path: &Path) -> String {
-    baocao::pipeline::ingest::sha256_of(path).unwrap()
+    baocao::pipeline::check::sha256_of(path).unwrap()
 }
 
 /// Every staged file is stored exactly once or still in the inbox, never

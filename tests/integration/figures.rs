@@ -28,7 +28,7 @@ const DISTRICTS: [&str; 8] = ["058", "060", "061", "062", "063", "064", "065", "
 fn store_at(store: &mut Store, unit: &str, month: &str, values: &[(&str, Option<f64>)], received_at: &str) -> i64 {
     let tag = NEXT.fetch_add(1, Ordering::Relaxed).to_string();
     let new = submission(unit, month, values, Status::Accepted, received_at, &tag);
-    store.record_submission(&new).unwrap().id
+    store.record_submission(&new.as_new()).unwrap().id
 }
 
 fn store(store: &mut Store, unit: &str, month: &str, values: &[(&str, Option<f64>)]) -> i64 {

@@ -125,11 +125,12 @@ fn planted_faults_are_found_at_the_planted_cell_with_the_planted_rule_and_nothin
 
 /// The quick xlsx reader and calamine read `file` the same, cell for cell.
 fn assert_readers_agree(file: &Path) {
+    use baocao::pipeline::extract::TABLE_HEADER;
     use baocao::pipeline::read::{read_workbook_bytes_with, ReadLimits, XlsxReader};
     let bytes = std::fs::read(file).unwrap();
     let limits = ReadLimits::default();
-    let quick = read_workbook_bytes_with(bytes.clone(), &limits, XlsxReader::Quick);
-    let calamine = read_workbook_bytes_with(bytes, &limits, XlsxReader::Calamine);
+    let quick = read_workbook_bytes_with(bytes.clone(), &limits, TABLE_HEADER, XlsxReader::Quick);
+    let calamine = read_workbook_bytes_with(bytes, &limits, TABLE_HEADER, XlsxReader::Calamine);
     assert_eq!(quick, calamine, "{}", file.display());
 }
 
@@ -272,17 +273,25 @@ fn the_same_file_twice_changes_nothing_and_a_correction_supersedes_with_its_hist
 
     // A corrected resubmission: one value changed.
     let unit = store.all_submissions().unwrap()[0].unit_code.clone().unwrap();
-    let period = store.all_submissions().unwrap()[0].period.clone().unwrap();
+    let period = store.all_submissions().unwrap()[0].period.unwrap();
     let corrected = settings.paths.inbox.join("sua.xlsx");
     rewrite_d05(&keep, &corrected, 7.0);
     let third = ingest(&settings, &options()).unwrap();
     assert_eq!(third.counts.superseded, 1, "{:#?}", third.files);
-    let subs = store.submissions_of(&unit, &period).unwrap();
+    let subs = store.submissions_of(&unit, period).unwrap();
     assert_eq!(subs.len(), 2);
     assert_eq!(subs[0].superseded_by, Some(subs[1].id));
     let ws_text = ws.to_string_lossy().into_owned();
     let history = baocao_ok(
-        &["--workspace", &ws_text, "history", "--unit", &unit, "--period", &period],
+        &[
+            "--workspace",
+            &ws_text,
+            "history",
+            "--unit",
+            &unit,
+            "--period",
+            &period.to_string(),
+        ],
         0,
     );
     assert!(history.contains("superseded by"), "{history}");
@@ -564,7 +573,7 @@ fn filed_hashes(ws: &Path) -> Vec<String> {
         .iter()
         .flat_map(|d| files_with_ext(&ws.join(d), "xlsx"))
         .filter(|p| !p.to_string_lossy().ends_with("_phanhoi.xlsx"))
-        .map(|p| baocao::pipeline::ingest::sha256_of(&p).unwrap())
+        .map(|p| baocao::pipeline::check::sha256_of(&p).unwrap())
         .collect();
     out.sort();
     out
@@ -576,7 +585,7 @@ fn killing_ingest_at_random_moments_twenty_times_loses_and_doubles_nothing() {
     let source = synth_workspace(dir.path(), 12, 25, 12, 77);
     let mut expected: Vec<String> = files_with_ext(&source.join("inbox"), "xlsx")
         .iter()
-        .map(|p| baocao::pipeline::ingest::sha256_of(p).unwrap())
+        .map(|p| baocao::pipeline::check::sha256_of(p).unwrap())
         .collect();
     expected.sort();
     assert_eq!(expected.len(), 300);
@@ -679,7 +688,7 @@ fn one_thread_and_two_threads_store_the_same_results() {
 }
 
 /// (unit, period, line) → (value, year to date).
-type StoredValues = BTreeMap<(String, String, String), (Option<f64>, Option<f64>)>;
+type StoredValues = BTreeMap<(String, baocao::domain::Period, String), (Option<f64>, Option<f64>)>;
 
 #[test]
 fn returns_saved_by_libreoffice_as_xlsx_xls_and_ods_ingest_with_the_original_values() {
@@ -704,7 +713,7 @@ fn returns_saved_by_libreoffice_as_xlsx_xls_and_ods_ingest_with_the_original_val
             );
             for (line, v) in store.values_of(s.id).unwrap() {
                 out.insert(
-                    (s.unit_code.clone().unwrap(), s.period.clone().unwrap(), line),
+                    (s.unit_code.clone().unwrap(), s.period.unwrap(), line),
                     (v.value, v.ytd),
                 );
             }
@@ -766,4 +775,68 @@ fn returns_saved_by_libreoffice_as_xlsx_xls_and_ods_ingest_with_the_original_val
             "values read from .{ext} differ from the originals"
         );
     }
+}
+
+#[test]
+fn check_and_ingest_give_the_same_findings_for_every_file_of_a_faulty_corpus() {
+    let dir = temp_dir();
+    let ws = synth_workspace(dir.path(), 6, 4, 24, 33);
+    let ws_text = ws.to_string_lossy().into_owned();
+    let files: Vec<String> = files_with_ext(&ws.join("inbox"), "xlsx")
+        .iter()
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(files.len(), 24);
+    // `check` first, without a database: no history. A dry run stores
+    // nothing, so ingest checks every file against the same empty history.
+    let mut args = vec!["--workspace", ws_text.as_str(), "check", "--json"];
+    args.extend(files.iter().map(String::as_str));
+    let out = baocao(&args);
+    assert_eq!(out.status.code(), Some(1), "planted errors reject files");
+    let checked: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let by_check: BTreeMap<String, &serde_json::Value> = checked
+        .iter()
+        .map(|report| {
+            let path = PathBuf::from(report["file"].as_str().unwrap());
+            (path.file_name().unwrap().to_string_lossy().into_owned(), report)
+        })
+        .collect();
+    let options = IngestOptions {
+        dry_run: true,
+        ..options()
+    };
+    let summary = ingest(&settings(&ws), &options).unwrap();
+    assert_eq!(summary.files.len(), files.len());
+    let mut with_findings = 0;
+    for outcome in &summary.files {
+        // Ingest names a file by its path in the inbox (`004/…`), check by its name.
+        let name = outcome.file.rsplit('/').next().unwrap();
+        let report = by_check
+            .get(name)
+            .unwrap_or_else(|| panic!("{} not checked", outcome.file));
+        assert_eq!(
+            report["status"],
+            outcome.status.map(Status::as_str).unwrap(),
+            "{}",
+            outcome.file
+        );
+        assert_eq!(report["unit"], serde_json::json!(outcome.unit), "{}", outcome.file);
+        assert_eq!(report["period"], serde_json::json!(outcome.period), "{}", outcome.file);
+        let mut findings = outcome.findings.clone();
+        for finding in &mut findings {
+            assert_eq!(finding.location.file, outcome.file);
+            finding.location.file = name.to_string();
+        }
+        assert_eq!(
+            report["findings"],
+            serde_json::to_value(&findings).unwrap(),
+            "{}",
+            outcome.file
+        );
+        with_findings += usize::from(!outcome.findings.is_empty());
+    }
+    assert!(
+        with_findings >= 12,
+        "the planted faults show: {with_findings} files with findings"
+    );
 }

@@ -124,7 +124,7 @@ fn fill(store: &mut Store, case: &Case, rng: &mut ChaCha8Rng) {
                 let values: Vec<(&str, Option<f64>)> = LINES.iter().map(|l| (*l, random_value(rng, l))).collect();
                 let received = format!("{month}-28T00:00:00Z");
                 let new = submission(code, &month.to_string(), &values, *status, &received, &tag.to_string());
-                store.record_submission(&new).unwrap();
+                store.record_submission(&new.as_new()).unwrap();
             }
         }
     }

@@ -5,13 +5,13 @@
 
 use std::path::{Path, PathBuf};
 
-use baocao::app::blank_spec;
 use baocao::config::Settings;
 use baocao::domain::{Level, Period};
-use baocao::pipeline::check::check_file;
+use baocao::pipeline::check::check_path;
 use baocao::pipeline::ingest::{ingest, IngestOptions};
 use baocao::report::completeness::expected_units;
 use baocao::store::Store;
+use baocao::template::blank_spec;
 use chrono::NaiveDate;
 
 use crate::common::{baocao, baocao_ok, files_with_ext, sheet, temp_dir, text, value_right_of};
@@ -159,7 +159,7 @@ fn a_district_return_for_2025_08_is_rejected_saying_the_district_no_longer_exist
     let dir = temp_dir();
     let settings = built_in(dir.path());
     let path = blank_return(&settings, dir.path(), "061", Level::District, "2025-06-30", "2025-08");
-    let checked = check_file(&path, "061_2025-08.xlsx", &settings, today(), None).unwrap();
+    let checked = check_path(&path, "061_2025-08.xlsx", &settings, today(), None).unwrap();
     let identity: Vec<_> = checked.findings.iter().filter(|f| f.rule == 3).collect();
     assert_eq!(identity.len(), 1, "{:#?}", checked.findings);
     let finding = identity[0];
@@ -194,7 +194,7 @@ fn a_commune_return_for_2025_05_is_rejected_saying_communes_report_only_from_jul
     let dir = temp_dir();
     let settings = built_in(dir.path());
     let path = blank_return(&settings, dir.path(), "01849", Level::Commune, "2025-07-01", "2025-05");
-    let checked = check_file(&path, "01849_2025-05.xlsx", &settings, today(), None).unwrap();
+    let checked = check_path(&path, "01849_2025-05.xlsx", &settings, today(), None).unwrap();
     let identity: Vec<_> = checked.findings.iter().filter(|f| f.rule == 3).collect();
     assert_eq!(identity.len(), 1, "{:#?}", checked.findings);
     let message = &identity[0].message_vi;
@@ -204,7 +204,7 @@ fn a_commune_return_for_2025_05_is_rejected_saying_communes_report_only_from_jul
         "{message}"
     );
     assert!(message.contains("huyện, thị xã, thành phố (8 đơn vị)"), "{message}");
-    assert!(checked.period.is_some());
+    assert!(checked.claimed.period.is_some());
 }
 
 #[test]
@@ -221,10 +221,10 @@ fn a_commune_return_with_its_code_as_a_number_is_read_as_the_5_digit_commune() {
     spec.identity.unit_code_as_number = true;
     let path = dir.path().join("number.xlsx");
     baocao::template::write_return(&path, &spec).unwrap();
-    let checked = check_file(&path, "number.xlsx", &settings, today(), None).unwrap();
+    let checked = check_path(&path, "number.xlsx", &settings, today(), None).unwrap();
     assert!(checked.findings.iter().all(|f| f.rule != 3), "{:#?}", checked.findings);
-    assert_eq!(checked.unit_code.as_deref(), Some("01840"));
-    assert_eq!(checked.unit_name.as_deref(), Some("Phường Đức Xuân"));
+    assert_eq!(checked.claimed.unit_code.as_deref(), Some("01840"));
+    assert_eq!(checked.claimed.unit_name.as_deref(), Some("Phường Đức Xuân"));
 }
 
 #[test]
@@ -269,7 +269,7 @@ fn a_synthetic_2025_with_the_shipped_register_ingests_600_returns_without_a_reje
 
     let store = Store::open(&settings.paths.database).unwrap();
     for (month, units, level) in [("2025-06", 8, Level::District), ("2025-07", 92, Level::Commune)] {
-        let current = store.current_submissions(&[month.to_string()]).unwrap();
+        let current = store.current_submissions(&[p(month)]).unwrap();
         assert_eq!(current.len(), units, "{month}");
         let end = p(month).end(&settings.calendar);
         for s in &current {

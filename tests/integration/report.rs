@@ -20,7 +20,7 @@ fn store_return(store: &mut Store, unit: &str, month: &str, values: &[(&str, f64
     let values: Vec<(&str, Option<f64>)> = values.iter().map(|(l, v)| (*l, Some(*v))).collect();
     let received = format!("{month}-28T00:00:00Z");
     let new = submission(unit, month, &values, Status::Accepted, &received, tag);
-    store.record_submission(&new).unwrap().id
+    store.record_submission(&new.as_new()).unwrap().id
 }
 
 #[test]
@@ -349,7 +349,7 @@ fn the_same_database_gives_the_same_workbook_data_and_identical_exports() {
     let parts = files_with_ext(&parquet, "parquet");
     let store = Store::open(&ws.join("baocao.db")).unwrap();
     let current = store
-        .current_submissions(&["2015-01".into(), "2015-02".into(), "2015-03".into()])
+        .current_submissions(&baocao::domain::Period::quarter(2015, 1).months())
         .unwrap();
     assert!(current.len() >= 8);
     assert_eq!(

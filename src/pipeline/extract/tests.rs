@@ -8,7 +8,7 @@ use rust_xlsxwriter::{ExcelDateTime, Format, Workbook as XlsxWorkbook};
 use super::*;
 use crate::pipeline::read::fixtures::{env, period, Env, UNIT, VALUES};
 use crate::pipeline::read::{read_workbook, read_workbook_bytes, ReadLimits};
-use crate::pipeline::validate::{check_file, NoHistory};
+use crate::pipeline::validate::NoHistory;
 
 fn dump(findings: &[Finding]) -> String {
     findings.iter().map(|f| format!("{}\n", f.log_line())).collect()
@@ -47,7 +47,7 @@ fn the_generated_return_is_found_by_its_labels() {
     let env = env();
     let spec = env.valid_spec();
     let (path, layout) = env.write("r.xlsx", &spec);
-    let workbook = read_workbook(&path, &ReadLimits::default()).expect("reads");
+    let workbook = read_workbook(&path, &ReadLimits::default(), TABLE_HEADER).expect("reads");
     let extracted = extract(&workbook, &env.settings.forms, "r.xlsx");
     assert!(extracted.findings.is_empty(), "{}", dump(&extracted.findings));
     let raw = extracted.raw.expect("raw");
@@ -203,7 +203,7 @@ fn check_bytes(env: &Env, name: &str, bytes: &[u8]) -> crate::pipeline::validate
     let path = env.dir.path().join(name);
     std::fs::write(&path, bytes).expect("write");
     let ctx = env.context(name, &NoHistory);
-    check_file(&path, &ctx)
+    env.check(&path, &ctx)
 }
 
 #[test]
@@ -233,7 +233,8 @@ fn a_retyped_workbook_with_moved_rows_and_merged_cells_reads_cleanly() {
 #[test]
 fn a_period_date_cell_and_a_number_unit_code_are_understood() {
     let env = env();
-    let workbook = read_workbook_bytes(retyped(&env, &Options::default()), &ReadLimits::default()).expect("reads");
+    let workbook =
+        read_workbook_bytes(retyped(&env, &Options::default()), &ReadLimits::default(), TABLE_HEADER).expect("reads");
     let raw = extract(&workbook, &env.settings.forms, "r.xlsx").raw.expect("raw");
     let unit = raw.unit_code.expect("unit");
     assert_eq!((unit.read.as_str(), unit.value.as_deref()), ("61", Some("061")));
@@ -328,7 +329,7 @@ fn a_label_and_its_value_in_one_cell_are_read() {
         .expect("period");
     let bytes = book.save_to_buffer().expect("xlsx");
     let env = env();
-    let workbook = read_workbook_bytes(bytes, &ReadLimits::default()).expect("reads");
+    let workbook = read_workbook_bytes(bytes, &ReadLimits::default(), TABLE_HEADER).expect("reads");
     let raw = extract(&workbook, &env.settings.forms, "one.xlsx").raw.expect("raw");
     assert_eq!(raw.form_code.value.as_deref(), Some("01/PCMD-H"));
     assert_eq!(raw.unit_code.and_then(|u| u.value).as_deref(), Some("061"));

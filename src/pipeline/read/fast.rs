@@ -20,7 +20,9 @@ use calamine::{DataRef, ExcelDateTime, ExcelDateTimeType};
 use quick_xml::events::{BytesRef, BytesStart, Event};
 use quick_xml::Reader;
 
-use super::{from_data_ref, has_table_header, Cap, Cell, CellValue, Merge, ReadLimits, ReadProblem, Sheet};
+use super::{
+    from_data_ref, has_table_header, Cap, Cell, CellValue, Merge, ReadLimits, ReadProblem, Sheet, TableHeader,
+};
 
 /// What the quick path made of a file.
 #[derive(Debug)]
@@ -67,8 +69,8 @@ type Archive<'b> = zip::ZipArchive<Cursor<&'b [u8]>>;
 
 /// Reads the worksheets of an xlsx/xlsm package (already opened, its format
 /// and declared sizes already checked).
-pub(super) fn read(archive: &mut Archive<'_>, limits: &ReadLimits) -> Outcome {
-    match read_sheets(archive, limits) {
+pub(super) fn read(archive: &mut Archive<'_>, limits: &ReadLimits, tables: TableHeader) -> Outcome {
+    match read_sheets(archive, limits, tables) {
         Ok(sheets) => Outcome::Sheets(sheets),
         Err(Stop::Problem(problem)) => Outcome::Problem(problem),
         Err(Stop::Unsure) => Outcome::Unsure,
@@ -90,7 +92,7 @@ struct Book {
     is_1904: bool,
 }
 
-fn read_sheets(archive: &mut Archive<'_>, limits: &ReadLimits) -> Result<Vec<Sheet>, Stop> {
+fn read_sheets(archive: &mut Archive<'_>, limits: &ReadLimits, tables: TableHeader) -> Result<Vec<Sheet>, Stop> {
     // Part names are matched without regard to case, as Excel does (the
     // exact name is tried first: it is nearly always right).
     let mut lowercase: Option<HashMap<String, usize>> = None;
@@ -155,7 +157,7 @@ fn read_sheets(archive: &mut Archive<'_>, limits: &ReadLimits) -> Result<Vec<She
             continue;
         };
         let xml = part(&path)?.ok_or(Stop::Unsure)?;
-        sheets.push(worksheet(&name, &xml, &book, limits)?);
+        sheets.push(worksheet(&name, &xml, &book, limits, tables)?);
     }
     Ok(sheets)
 }
@@ -482,7 +484,7 @@ fn element_text(reader: &mut Reader<&[u8]>, e: &BytesStart<'_>) -> Result<String
     }
 }
 
-fn worksheet(name: &str, xml: &[u8], book: &Book, limits: &ReadLimits) -> Result<Sheet, Stop> {
+fn worksheet(name: &str, xml: &[u8], book: &Book, limits: &ReadLimits, tables: TableHeader) -> Result<Sheet, Stop> {
     let mut reader = reader(xml);
     // Cells come in row order in every file seen; they are gathered in a
     // vector and the map is built at once (a file whose cells come out of
@@ -575,7 +577,7 @@ fn worksheet(name: &str, xml: &[u8], book: &Book, limits: &ReadLimits) -> Result
     };
     // As on the calamine path, merged areas are kept on the sheets that
     // carry the return's table.
-    if has_table_header(&sheet) {
+    if has_table_header(&sheet, tables) {
         sheet.merged = merged;
     }
     Ok(sheet)

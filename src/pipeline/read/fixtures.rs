@@ -4,16 +4,16 @@
 //! spec before writing it.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 
-use crate::app::blank_spec;
 use crate::config::Settings;
 use crate::domain::Period;
+use crate::pipeline::check::{check_one, extract_one, receive, unreadable};
 use crate::pipeline::read::ReadLimits;
-use crate::pipeline::validate::{Context, History};
-use crate::template::{write_return, CellInput, Layout, ReturnSpec};
+use crate::pipeline::validate::{Checked, Context, History};
+use crate::template::{blank_spec, write_return, CellInput, Layout, ReturnSpec};
 
 /// The unit of the fixture returns (Huyện Ba Bể).
 pub(crate) const UNIT: &str = "061";
@@ -162,8 +162,17 @@ impl Env {
             today: today(),
             file,
             history,
-            limits: ReadLimits::default(),
         }
+    }
+
+    /// Checks the file at `path` in `ctx` through the stages ingest and
+    /// `check` use (its forms both find and check the return).
+    pub(crate) fn check(&self, path: &Path, ctx: &Context<'_>) -> Checked {
+        let extracted = match receive(path, ctx.file) {
+            Ok((_, bytes)) => extract_one(bytes, ctx.file, ctx.forms, &ReadLimits::default()),
+            Err(error) => unreadable(&error, ctx.file, ctx.forms),
+        };
+        check_one(extracted, ctx)
     }
 }
 

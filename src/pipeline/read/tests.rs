@@ -6,6 +6,7 @@ use std::io::Write;
 use std::time::Instant;
 
 use super::*;
+use crate::pipeline::extract::TABLE_HEADER;
 use crate::pipeline::read::fixtures::env;
 
 fn zip_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
@@ -40,7 +41,7 @@ fn a_pdf_renamed_xlsx_is_not_a_workbook() {
         b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog >>\nendobj\n",
     )
     .expect("write");
-    let problem = read_workbook(&path, &ReadLimits::default()).expect_err("not a workbook");
+    let problem = read_workbook(&path, &ReadLimits::default(), TABLE_HEADER).expect_err("not a workbook");
     assert_eq!(
         problem,
         ReadProblem::NotAWorkbook {
@@ -60,7 +61,7 @@ fn a_word_document_renamed_xlsx_says_it_is_a_word_document() {
         ("word/document.xml", b"<w:document/>"),
     ]);
     assert_eq!(
-        read_workbook_bytes(bytes, &ReadLimits::default()),
+        read_workbook_bytes(bytes, &ReadLimits::default(), TABLE_HEADER),
         Err(ReadProblem::NotAWorkbook {
             looks_like: FileKind::WordDocument
         })
@@ -87,7 +88,7 @@ fn a_truncated_xlsx_is_corrupt() {
     let bytes = template_bytes();
     let half = bytes[..bytes.len() / 2].to_vec();
     assert!(matches!(
-        read_workbook_bytes(half, &ReadLimits::default()),
+        read_workbook_bytes(half, &ReadLimits::default(), TABLE_HEADER),
         Err(ReadProblem::Corrupt { .. })
     ));
 }
@@ -103,7 +104,7 @@ fn damaged_bytes_never_panic() {
             *b ^= 0x5A;
         }
         // Any answer will do, as long as it is an answer.
-        let _ = read_workbook_bytes(damaged, &ReadLimits::default());
+        let _ = read_workbook_bytes(damaged, &ReadLimits::default(), TABLE_HEADER);
     }
 }
 
@@ -111,11 +112,11 @@ fn damaged_bytes_never_panic() {
 fn an_empty_workbook_and_an_empty_file_are_empty() {
     let bytes = xlsx_bytes(|_| {});
     assert!(matches!(
-        read_workbook_bytes(bytes, &ReadLimits::default()),
+        read_workbook_bytes(bytes, &ReadLimits::default(), TABLE_HEADER),
         Err(ReadProblem::Empty { .. })
     ));
     assert!(matches!(
-        read_workbook_bytes(Vec::new(), &ReadLimits::default()),
+        read_workbook_bytes(Vec::new(), &ReadLimits::default(), TABLE_HEADER),
         Err(ReadProblem::Empty { .. })
     ));
 }
@@ -130,7 +131,7 @@ fn an_encrypted_workbook_is_recognised_by_its_container() {
     }
     assert!(is_encrypted_ole(&bytes));
     assert_eq!(
-        read_workbook_bytes(bytes, &ReadLimits::default()),
+        read_workbook_bytes(bytes, &ReadLimits::default(), TABLE_HEADER),
         Err(ReadProblem::Encrypted)
     );
     let finding = ReadProblem::Encrypted.to_finding("f.xlsx", Severity::Error);
@@ -141,7 +142,7 @@ fn an_encrypted_workbook_is_recognised_by_its_container() {
     word.extend("WordDocument".encode_utf16().flat_map(u16::to_le_bytes));
     assert!(!is_encrypted_ole(&word));
     assert_eq!(
-        read_workbook_bytes(word, &ReadLimits::default()),
+        read_workbook_bytes(word, &ReadLimits::default(), TABLE_HEADER),
         Err(ReadProblem::NotAWorkbook {
             looks_like: FileKind::OldWordDocument
         })
@@ -155,7 +156,7 @@ fn a_stray_cell_at_xfd1048576_stays_sparse_and_quick() {
         sheet.write_number(1_048_575, 16_383, 1.0).expect("xfd");
     });
     let started = Instant::now();
-    let workbook = read_workbook_bytes(bytes, &ReadLimits::default()).expect("reads");
+    let workbook = read_workbook_bytes(bytes, &ReadLimits::default(), TABLE_HEADER).expect("reads");
     assert!(started.elapsed().as_secs() < 5);
     let sheet = &workbook.sheets[0];
     assert_eq!(sheet.cells.len(), 2);
@@ -175,7 +176,7 @@ fn too_many_cells_in_a_sheet_is_too_large() {
         ..ReadLimits::default()
     };
     assert!(matches!(
-        read_workbook_bytes(bytes, &limits),
+        read_workbook_bytes(bytes, &limits, TABLE_HEADER),
         Err(ReadProblem::TooLarge {
             cap: Cap::SheetCells,
             limit: 20,
@@ -190,7 +191,7 @@ fn a_workbook_above_the_declared_inflate_cap_is_too_large() {
         max_inflated_bytes: 10_000,
         ..ReadLimits::default()
     };
-    let problem = read_workbook_bytes(template_bytes(), &limits).expect_err("too large");
+    let problem = read_workbook_bytes(template_bytes(), &limits, TABLE_HEADER).expect_err("too large");
     assert!(
         matches!(
             problem,
@@ -239,7 +240,7 @@ fn a_sheet_that_inflates_beyond_the_cap_is_stopped_while_inflating() {
         max_inflated_bytes: 1_000_000,
         ..ReadLimits::default()
     };
-    match read_workbook_bytes(bytes, &limits) {
+    match read_workbook_bytes(bytes, &limits, TABLE_HEADER) {
         Err(ReadProblem::TooLarge {
             cap: Cap::InflatedBytes,
             ..
@@ -272,7 +273,7 @@ fn formulas_are_read_with_their_stored_results_or_lack_of_them() {
         sheet.write_string(0, 0, "x").expect("a1");
         write_formula_cases(sheet, 1);
     });
-    let workbook = read_workbook_bytes(bytes, &ReadLimits::default()).expect("reads");
+    let workbook = read_workbook_bytes(bytes, &ReadLimits::default(), TABLE_HEADER).expect("reads");
     let sheet = &workbook.sheets[0];
     let computed = sheet.get(1, 0).expect("A2");
     assert_eq!(computed.value, CellValue::Number(3.0));
@@ -299,7 +300,7 @@ fn write_merge_and_date(sheet: &mut rust_xlsxwriter::Worksheet, title: &str) {
 #[test]
 fn merged_areas_and_dates_are_kept() {
     let bytes = xlsx_bytes(|sheet| write_merge_and_date(sheet, "Tiêu đề"));
-    let workbook = read_workbook_bytes(bytes, &ReadLimits::default()).expect("reads");
+    let workbook = read_workbook_bytes(bytes, &ReadLimits::default(), TABLE_HEADER).expect("reads");
     let sheet = &workbook.sheets[0];
     assert_eq!(
         sheet.merge_at(0, 0),
@@ -334,7 +335,7 @@ fn an_ods_file_reads_like_any_other() {
         ("content.xml", content.as_bytes()),
         ("META-INF/manifest.xml", manifest.as_bytes()),
     ]);
-    let workbook = read_workbook_bytes(bytes, &ReadLimits::default()).expect("reads");
+    let workbook = read_workbook_bytes(bytes, &ReadLimits::default(), TABLE_HEADER).expect("reads");
     assert_eq!(workbook.format, WorkbookFormat::Ods);
     let sheet = workbook.sheet("Bieu01").expect("sheet");
     assert_eq!(sheet.value(0, 1), &CellValue::Number(61.0));
@@ -348,7 +349,7 @@ fn an_ods_file_reads_like_any_other() {
 
 #[test]
 fn the_template_reads_with_every_sheet() {
-    let workbook = read_workbook_bytes(template_bytes(), &ReadLimits::default()).expect("reads");
+    let workbook = read_workbook_bytes(template_bytes(), &ReadLimits::default(), TABLE_HEADER).expect("reads");
     assert_eq!(workbook.format, WorkbookFormat::Xlsx);
     assert_eq!(workbook.sheet_names(), vec!["Bieu01", "Xa", "HuongDan"]);
 }
@@ -356,7 +357,7 @@ fn the_template_reads_with_every_sheet() {
 /// What the quick reader alone makes of xlsx bytes (no fallback).
 fn quick_only(bytes: &[u8]) -> fast::Outcome {
     let mut archive = zip::ZipArchive::new(Cursor::new(bytes)).expect("zip");
-    fast::read(&mut archive, &ReadLimits::default())
+    fast::read(&mut archive, &ReadLimits::default(), TABLE_HEADER)
 }
 
 /// The quick reader reads `bytes` itself and gives what calamine gives.
@@ -365,7 +366,8 @@ fn assert_quick_equals_calamine(bytes: Vec<u8>) {
         fast::Outcome::Sheets(sheets) => sheets,
         other => panic!("the quick reader did not read the file: {other:?}"),
     };
-    let calamine = read_workbook_bytes_with(bytes, &ReadLimits::default(), XlsxReader::Calamine).expect("calamine");
+    let calamine =
+        read_workbook_bytes_with(bytes, &ReadLimits::default(), TABLE_HEADER, XlsxReader::Calamine).expect("calamine");
     assert_eq!(sheets, calamine.sheets);
 }
 
@@ -447,8 +449,9 @@ fn the_quick_reader_leaves_what_it_does_not_know_to_calamine() {
     });
     assert!(matches!(quick_only(&bytes), fast::Outcome::Unsure));
     // The whole read still gives calamine's answer.
-    let quick = read_workbook_bytes(bytes.clone(), &ReadLimits::default()).expect("reads");
-    let calamine = read_workbook_bytes_with(bytes, &ReadLimits::default(), XlsxReader::Calamine).expect("reads");
+    let quick = read_workbook_bytes(bytes.clone(), &ReadLimits::default(), TABLE_HEADER).expect("reads");
+    let calamine =
+        read_workbook_bytes_with(bytes, &ReadLimits::default(), TABLE_HEADER, XlsxReader::Calamine).expect("reads");
     assert_eq!(quick, calamine);
 }
 
@@ -550,8 +553,8 @@ fn mutated_returns_read_as_calamine_reads_them() {
         if matches!(quick_only(&bytes), fast::Outcome::Sheets(_)) {
             quick_read += 1;
         }
-        let read = read_workbook_bytes(bytes.clone(), &ReadLimits::default());
-        let calamine = read_workbook_bytes_with(bytes, &ReadLimits::default(), XlsxReader::Calamine);
+        let read = read_workbook_bytes(bytes.clone(), &ReadLimits::default(), TABLE_HEADER);
+        let calamine = read_workbook_bytes_with(bytes, &ReadLimits::default(), TABLE_HEADER, XlsxReader::Calamine);
         assert_eq!(read, calamine, "round {round}");
     }
     // Most mutations are the quick reader's to read; out-of-order cells are not.

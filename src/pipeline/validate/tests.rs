@@ -8,7 +8,7 @@ use crate::template::{CellInput, CommuneRow, Layout, ReturnSpec};
 fn check(env: &Env, spec: &ReturnSpec<'_>, history: &dyn History) -> (Checked, Layout) {
     let (path, layout) = env.write("return.xlsx", spec);
     let ctx = env.context("return.xlsx", history);
-    (check_file(&path, &ctx), layout)
+    (env.check(&path, &ctx), layout)
 }
 
 fn dump(findings: &[Finding]) -> String {
@@ -280,7 +280,7 @@ fn a_commune_list_of_another_date_is_explained() {
     let (path, layout) = env.write("late.xlsx", &spec);
     let mut ctx = env.context("late.xlsx", &NoHistory);
     ctx.today = NaiveDate::from_ymd_opt(2021, 7, 10).expect("date");
-    let checked = check_file(&path, &ctx);
+    let checked = env.check(&path, &ctx);
     let row = layout.commune_rows["01903"];
     let f = single(&checked, 16, "Xa", &format!("A{row}"));
     assert!(f.message_vi.contains("31/01/2020"), "{}", f.message_vi);
@@ -520,7 +520,7 @@ fn a_unit_outside_its_validity_says_when_it_was_valid() {
     let (path, _) = env.write("late.xlsx", &spec);
     let mut ctx = env.context("late.xlsx", &NoHistory);
     ctx.today = NaiveDate::from_ymd_opt(2025, 9, 10).expect("date");
-    let checked = check_file(&path, &ctx);
+    let checked = env.check(&path, &ctx);
     let found = of_rule(&checked, 3);
     assert_eq!(found.len(), 1, "{}", dump(&checked.findings));
     assert!(found[0].message_vi.contains("30/06/2025"), "{}", found[0].message_vi);
@@ -656,7 +656,7 @@ fn a_history_of_zeros_is_judged_by_the_jump_test_alone_as_the_form_file_says() {
     let (path, _) = env.write("return.xlsx", &spec);
     let mut ctx = env.context("return.xlsx", &history);
     ctx.forms = &forms;
-    let checked = check_file(&path, &ctx);
+    let checked = env.check(&path, &ctx);
     assert_eq!(of_rule(&checked, 20).len(), 1, "{}", dump(&checked.findings));
 }
 
@@ -741,7 +741,7 @@ fn a_form_without_a_rule_kind_skips_that_check() {
     }
     let mut ctx = env.context("return.xlsx", &NoHistory);
     ctx.forms = &forms;
-    let checked = check_file(&path, &ctx);
+    let checked = env.check(&path, &ctx);
     assert!(checked.findings.is_empty(), "{}", dump(&checked.findings));
 }
 

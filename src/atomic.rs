@@ -1,0 +1,170 @@
+//! Every file baocao writes for people or other programs — blank returns,
+//! feedback workbooks, reports, exports, reminder lists, database backups —
+//! appears whole or not at all. It is built under a hidden temporary name
+//! beside its place, flushed to disk, then renamed over the old one: Excel
+//! on a network share, a log collector or DuckDB never sees half a file, and
+//! a crash or a power cut leaves at most a hidden temporary file (which
+//! discovery ignores) instead of a truncated one under the real name.
+
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::error::Error;
+
+/// What to write.
+pub enum Content<'a> {
+    /// The whole file, in memory.
+    Bytes(&'a [u8]),
+    /// A file or a folder that `build` writes at the temporary path it is
+    /// given (a Parquet dataset, a database backup). A folder replaces the
+    /// folder at the destination as a whole.
+    Built(&'a mut dyn FnMut(&Path) -> Result<(), Error>),
+}
+
+impl std::fmt::Debug for Content<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Content::Bytes(bytes) => write!(f, "Bytes({} bytes)", bytes.len()),
+            Content::Built(_) => f.write_str("Built(..)"),
+        }
+    }
+}
+
+/// Writes `content` to `path` atomically and durably: a temporary name
+/// beside `path`, every byte synced to disk, a rename, then the folder
+/// synced so the rename itself survives a power cut. The folder is created
+/// when missing.
+///
+/// # Errors
+/// [`Error::Io`] naming the file, or the error of a [`Content::Built`]
+/// writer; nothing is left under `path`'s name then (a failed build's
+/// temporary file or folder is removed).
+pub fn write_atomically(path: &Path, content: Content<'_>) -> Result<(), Error> {
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    // A look is cheaper than a mkdir that finds the folder there.
+    if !dir.is_dir() {
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+    }
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let temp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    // A temporary left by a process killed mid-write that had the same pid.
+    remove_any(&temp);
+    let written = match content {
+        Content::Bytes(bytes) => write_synced(&temp, bytes),
+        Content::Built(build) => build(&temp).and_then(|()| sync_tree(&temp)),
+    };
+    if let Err(error) = written {
+        remove_any(&temp);
+        return Err(error);
+    }
+    if temp.is_dir() && path.is_dir() {
+        // A rename cannot replace a folder that holds files.
+        std::fs::remove_dir_all(path).map_err(|e| Error::io(path, e))?;
+    }
+    if let Err(e) = std::fs::rename(&temp, path) {
+        remove_any(&temp);
+        return Err(Error::io(path, e));
+    }
+    // Best effort: not every platform or file system can sync a folder.
+    if let Ok(handle) = File::open(&dir) {
+        let _ = handle.sync_all();
+    }
+    Ok(())
+}
+
+fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    let mut file = File::create(path).map_err(|e| Error::io(path, e))?;
+    file.write_all(bytes).map_err(|e| Error::io(path, e))?;
+    file.sync_all().map_err(|e| Error::io(path, e))
+}
+
+/// Syncs a file, or every file of a folder and the folder itself.
+fn sync_tree(path: &Path) -> Result<(), Error> {
+    if path.is_dir() {
+        let entries = std::fs::read_dir(path).map_err(|e| Error::io(path, e))?;
+        for entry in entries {
+            let entry = entry.map_err(|e| Error::io(path, e))?;
+            sync_tree(&entry.path())?;
+        }
+        if let Ok(handle) = File::open(path) {
+            let _ = handle.sync_all();
+        }
+        return Ok(());
+    }
+    File::open(path)
+        .and_then(|file| file.sync_all())
+        .map_err(|e| Error::io(path, e))
+}
+
+fn remove_any(path: &Path) {
+    // Best effort: a temporary that cannot be removed is only clutter.
+    let _ = if path.is_dir() {
+        std::fs::remove_dir_all(path)
+    } else {
+        std::fs::remove_file(path)
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn bytes_replace_the_old_file_and_leave_no_temporary() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/a.txt");
+        write_atomically(&path, Content::Bytes(b"old")).unwrap();
+        write_atomically(&path, Content::Bytes(b"new")).unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"new");
+        assert_eq!(names(&dir.path().join("sub")), ["a.txt"]);
+    }
+
+    #[test]
+    fn a_built_folder_replaces_the_old_folder_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("set");
+        let mut first = |temp: &Path| -> Result<(), Error> {
+            std::fs::create_dir_all(temp.join("part=1")).map_err(|e| Error::io(temp, e))?;
+            std::fs::write(temp.join("part=1/data"), b"1").map_err(|e| Error::io(temp, e))
+        };
+        write_atomically(&path, Content::Built(&mut first)).unwrap();
+        let mut second = |temp: &Path| -> Result<(), Error> {
+            std::fs::create_dir_all(temp.join("part=2")).map_err(|e| Error::io(temp, e))?;
+            std::fs::write(temp.join("part=2/data"), b"2").map_err(|e| Error::io(temp, e))
+        };
+        write_atomically(&path, Content::Built(&mut second)).unwrap();
+        assert_eq!(names(&path), ["part=2"]);
+        assert_eq!(names(dir.path()), ["set"]);
+    }
+
+    #[test]
+    fn a_failed_build_leaves_the_old_file_and_no_temporary() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.db");
+        write_atomically(&path, Content::Bytes(b"old")).unwrap();
+        let mut failing = |temp: &Path| -> Result<(), Error> {
+            std::fs::write(temp, b"half").map_err(|e| Error::io(temp, e))?;
+            Err(Error::Usage("refused".into()))
+        };
+        assert!(write_atomically(&path, Content::Built(&mut failing)).is_err());
+        assert_eq!(std::fs::read(&path).unwrap(), b"old");
+        assert_eq!(names(dir.path()), ["a.db"]);
+    }
+}

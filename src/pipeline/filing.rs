@@ -1,0 +1,217 @@
+//! Where a processed file goes and how it gets there: `archive/<period>/<unit>/`
+//! when accepted, `rejected/` (with a copy of its feedback) when not,
+//! `archive/trung-lap/` when its content was stored before. A file is
+//! filed only after what it changed in the store is committed; a pass that
+//! stops in between leaves submissions marked unfiled, which the next pass
+//! files ([`heal_unfiled`]) — so a crash loses and doubles nothing.
+
+use std::path::{Path, PathBuf};
+
+use chrono::Local;
+
+use crate::config::Settings;
+use crate::error::Error;
+use crate::feedback::{write_feedback, FeedbackInput};
+use crate::pipeline::check::sha256_of;
+use crate::pipeline::validate::Claimed;
+use crate::store::{Status, Store, Submission};
+
+/// Where a stored file and its feedback go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Placement {
+    /// The file, in `archive/` or `rejected/`.
+    pub stored: PathBuf,
+    /// The feedback workbook, in the unit's `feedback/` folder.
+    pub feedback: PathBuf,
+    /// A second copy of the feedback beside a rejected file.
+    pub feedback_beside: Option<PathBuf>,
+}
+
+impl Placement {
+    /// The places of a file received as `name` with content `sha256`, whose
+    /// check gave `status` for what it claims to be.
+    pub fn of(settings: &Settings, name: &str, sha256: &str, claimed: &Claimed, status: Status) -> Placement {
+        let (stem, ext) = stem_and_ext(name);
+        let tag = format!("{stem}__{}_{}", stamp(), short(sha256));
+        let unit_folder = claimed.unit_code.as_deref().unwrap_or("khong-ro-don-vi");
+        let feedback = settings
+            .paths
+            .feedback
+            .join(unit_folder)
+            .join(format!("{tag}_phanhoi.xlsx"));
+        if status == Status::Rejected {
+            return Placement {
+                stored: settings.paths.rejected.join(format!("{tag}.{ext}")),
+                feedback,
+                feedback_beside: Some(settings.paths.rejected.join(format!("{tag}_phanhoi.xlsx"))),
+            };
+        }
+        let period = claimed
+            .period
+            .map_or_else(|| "khong-ro-ky".to_string(), |p| p.to_string());
+        Placement {
+            stored: settings
+                .paths
+                .archive
+                .join(period)
+                .join(unit_folder)
+                .join(format!("{tag}.{ext}")),
+            feedback,
+            feedback_beside: None,
+        }
+    }
+}
+
+/// Where a second copy of stored content goes: `archive/trung-lap/`.
+pub fn duplicate_place(settings: &Settings, name: &str, sha256: &str) -> PathBuf {
+    let (stem, ext) = stem_and_ext(name);
+    settings
+        .paths
+        .archive
+        .join("trung-lap")
+        .join(format!("{stem}__{}_{}.{ext}", stamp(), short(sha256)))
+}
+
+fn stamp() -> String {
+    Local::now().format("%Y%m%d-%H%M%S").to_string()
+}
+
+fn short(sha256: &str) -> &str {
+    sha256.get(..8).unwrap_or(sha256)
+}
+
+fn stem_and_ext(relative: &str) -> (String, String) {
+    let name = relative.rsplit('/').next().unwrap_or(relative);
+    match name.rsplit_once('.') {
+        Some((stem, ext)) => (stem.to_string(), ext.to_lowercase()),
+        None => (name.to_string(), String::new()),
+    }
+}
+
+/// `path` relative to `root`, with `/` separators, as the store keeps it.
+pub fn relative_to(root: &Path, path: &Path) -> String {
+    path.strip_prefix(root)
+        .unwrap_or(path)
+        .to_string_lossy()
+        .replace('\\', "/")
+}
+
+/// Files a received file: moves it, or copies it when the workspace keeps
+/// originals in place.
+///
+/// # Errors
+/// [`Error::Io`].
+pub fn file_away(settings: &Settings, from: &Path, to: &Path) -> Result<PathBuf, Error> {
+    if settings.config.ingest.keep_originals {
+        let target = free_name(to);
+        if let Some(dir) = target.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        }
+        std::fs::copy(from, &target).map_err(|e| Error::io(&target, e))?;
+        Ok(target)
+    } else {
+        move_file(from, to)
+    }
+}
+
+/// `to`, or `to` with a counter when the name is taken.
+fn free_name(to: &Path) -> PathBuf {
+    let mut target = to.to_path_buf();
+    let mut n = 1;
+    while target.exists() {
+        let stem = to
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let ext = to
+            .extension()
+            .map(|s| format!(".{}", s.to_string_lossy()))
+            .unwrap_or_default();
+        target = to.with_file_name(format!("{stem}-{n}{ext}"));
+        n += 1;
+    }
+    target
+}
+
+/// Moves a file, never overwriting: a name already taken gets a counter.
+/// Falls back to copy-and-remove across file systems (network shares).
+///
+/// # Errors
+/// [`Error::Io`].
+pub fn move_file(from: &Path, to: &Path) -> Result<PathBuf, Error> {
+    if let Some(dir) = to.parent() {
+        // A look is cheaper than a mkdir that finds the folder there.
+        if !dir.is_dir() {
+            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        }
+    }
+    let target = free_name(to);
+    if std::fs::rename(from, &target).is_err() {
+        std::fs::copy(from, &target).map_err(|e| Error::io(&target, e))?;
+        let file = std::fs::File::open(&target).map_err(|e| Error::io(&target, e))?;
+        file.sync_all().map_err(|e| Error::io(&target, e))?;
+        std::fs::remove_file(from).map_err(|e| Error::io(from, e))?;
+    }
+    Ok(target)
+}
+
+/// Writes the feedback of a stored submission again when a pass stopped
+/// before writing it.
+///
+/// # Errors
+/// [`Error::Database`], [`Error::Workbook`], [`Error::Io`].
+pub fn regenerate_feedback(settings: &Settings, store: &Store, submission: &Submission) -> Result<(), Error> {
+    let Some(feedback) = &submission.feedback_path else {
+        return Ok(());
+    };
+    let path = settings.paths.root.join(feedback);
+    if path.exists() {
+        return Ok(());
+    }
+    let values: Vec<_> = store.values_of(submission.id)?.into_values().collect();
+    let findings = store.findings_of(submission.id)?;
+    let form = match (&submission.form_code, submission.form_version) {
+        (Some(code), Some(version)) => settings.form(code, version),
+        _ => None,
+    };
+    let input = FeedbackInput {
+        file_name: &submission.file_name,
+        received_at: &submission.received_at,
+        timezone: settings.timezone,
+        status: submission.status,
+        unit: submission.unit_code.as_deref().map(|c| (c, "")),
+        period: submission.period.map(|p| p.to_string()),
+        form,
+        values: &values,
+        findings: &findings,
+        supersedes: None,
+    };
+    write_feedback(&path, &input)
+}
+
+/// Files the files of submissions stored by a pass that stopped before
+/// filing them (their inbox copy is moved now, or found already moved);
+/// returns how many.
+///
+/// # Errors
+/// [`Error::Database`], [`Error::Io`], or writing a feedback workbook.
+pub fn heal_unfiled(settings: &Settings, store: &Store) -> Result<usize, Error> {
+    let mut healed = 0;
+    for submission in store.unfiled()? {
+        let target = settings.paths.root.join(&submission.stored_path);
+        let source = settings.paths.inbox.join(&submission.file_name);
+        if target.exists() {
+            regenerate_feedback(settings, store, &submission)?;
+            store.mark_filed(submission.id)?;
+            healed += 1;
+        } else if source.exists() && sha256_of(&source).ok().as_deref() == Some(submission.sha256.as_str()) {
+            file_away(settings, &source, &target)?;
+            regenerate_feedback(settings, store, &submission)?;
+            store.mark_filed(submission.id)?;
+            healed += 1;
+        }
+        // Otherwise the file is found by its sha256 wherever it now sits in
+        // the inbox, during the pass.
+    }
+    Ok(healed)
+}

@@ -1,0 +1,125 @@
+//! The last stages of a stored chunk, on the finishing thread and then
+//! the storing one: the districts' feedback workbooks are written, the files
+//! leave the inbox, and the store records where each went. Only files whose
+//! transaction has committed get here.
+
+use rayon::prelude::*;
+
+use super::{iso, now_iso, FileOutcome, Filed, InHand, Stored};
+use crate::config::Settings;
+use crate::error::Error;
+use crate::feedback::{write_feedback, FeedbackInput};
+use crate::pipeline::filing::{file_away, relative_to};
+use crate::store::{Receipt, ReceiptOutcome, Store};
+
+/// Writes the feedback workbooks of a stored chunk (in parallel), then
+/// moves its files: only now do they leave the inbox.
+pub(super) fn finish_chunk(
+    settings: &Settings,
+    pool: &rayon::ThreadPool,
+    stored: Vec<InHand<Stored>>,
+) -> Result<Vec<InHand<Filed>>, Error> {
+    let written: Vec<Result<(), Error>> =
+        pool.install(|| stored.par_iter().map(|item| write_feedbacks(settings, item)).collect());
+    for result in written {
+        result?;
+    }
+    let mut filed = Vec::with_capacity(stored.len());
+    for item in stored {
+        // What moved before an error is recorded by the next pass's heal.
+        let to = file_away(settings, &item.file.path, &item.stage.place.stored)?;
+        filed.push(item.next(|stored| Filed { stored, to }));
+    }
+    Ok(filed)
+}
+
+fn write_feedbacks(settings: &Settings, item: &InHand<Stored>) -> Result<(), Error> {
+    let Stored {
+        checked,
+        rows,
+        place,
+        recorded,
+    } = &item.stage;
+    let claimed = &checked.claimed;
+    let form = match (&claimed.form_code, claimed.version) {
+        (Some(code), Some(version)) => settings.form(code, version),
+        _ => None,
+    };
+    let received = iso(item.file.received);
+    let input = FeedbackInput {
+        file_name: &item.file.name,
+        received_at: &received,
+        timezone: settings.timezone,
+        status: checked.status(),
+        unit: claimed
+            .unit_code
+            .as_deref()
+            .map(|code| (code, claimed.unit_name.as_deref().unwrap_or(""))),
+        period: claimed.period.map(|period| period.vietnamese()),
+        form,
+        values: &rows.values,
+        findings: &checked.findings,
+        supersedes: recorded.superseded.map(|id| format!("mã lưu trữ {id}")),
+    };
+    write_feedback(&place.feedback, &input)?;
+    if let Some(beside) = &place.feedback_beside {
+        if let Some(dir) = beside.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        }
+        // The same workbook beside the rejected file: a link where the file
+        // system allows one, a copy otherwise.
+        if std::fs::hard_link(&place.feedback, beside).is_err() {
+            std::fs::copy(&place.feedback, beside).map_err(|e| Error::io(beside, e))?;
+        }
+    }
+    Ok(())
+}
+
+/// Records in the store that a stored file has moved to its place, and
+/// logs the verdict.
+pub(super) fn record_filing(
+    settings: &Settings,
+    store: &Store,
+    run: Option<i64>,
+    item: InHand<Filed>,
+) -> Result<FileOutcome, Error> {
+    let InHand { file, stage, .. } = item;
+    let Filed { stored, to } = stage;
+    let Stored { checked, recorded, .. } = stored;
+    let status = checked.status();
+    store.mark_filed(recorded.id)?;
+    store.record_receipt(&Receipt {
+        run_id: run,
+        file_name: &file.name,
+        sha256: &file.sha256,
+        seen_at: &now_iso(),
+        outcome: ReceiptOutcome::Stored(status),
+        submission_id: Some(recorded.id),
+        moved_to: Some(&relative_to(&settings.paths.root, &to)),
+    })?;
+    let claimed = checked.claimed;
+    let unit = claimed.unit_code.as_deref().unwrap_or_default();
+    let period = claimed.period.map(|p| p.to_string());
+    let period_text = period.as_deref().unwrap_or_default();
+    let errors = checked.findings.iter().filter(|f| f.is_error()).count();
+    let warnings = checked.findings.len() - errors;
+    let superseded = recorded.superseded.is_some();
+    if status.is_accepted() {
+        tracing::info!(file = %file.name, unit = %unit, period = %period_text, warnings, superseded, "Return accepted");
+    } else {
+        tracing::info!(file = %file.name, unit = %unit, period = %period_text, errors, warnings, "Return rejected");
+    }
+    for finding in &checked.findings {
+        tracing::debug!(file = %file.name, unit = %unit, period = %period_text, "{}", finding.log_line());
+    }
+    Ok(FileOutcome {
+        file: file.name,
+        status: Some(status),
+        duplicate: false,
+        superseded,
+        unit: claimed.unit_code,
+        period,
+        findings: checked.findings,
+        filed_to: Some(to),
+    })
+}
