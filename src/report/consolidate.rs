@@ -102,6 +102,17 @@ pub struct StoredFrame {
     line_ids: HashMap<String, u32>,
 }
 
+/// One integer for a (unit, month, line) cell: joins on one integer key
+/// are several times faster in Polars than on three columns.
+fn cell_key(unit: u32, month: i32, line: u32) -> u64 {
+    (u64::from(unit) << 40) | ((month as u64 & 0xF_FFFF) << 20) | u64::from(line & 0xF_FFFF)
+}
+
+/// One integer for a (unit, month): whether the unit sent that month's return.
+fn unit_month_key(unit: u32, month: i32) -> u64 {
+    (u64::from(unit) << 32) | (month as u64 & 0xFFFF_FFFF)
+}
+
 /// Interns `text`, returning its id.
 fn intern(ids: &mut HashMap<String, u32>, text: &str) -> u32 {
     if let Some(&id) = ids.get(text) {
@@ -156,10 +167,14 @@ impl StoredFrame {
         unit_ids: HashMap<String, u32>,
         line_ids: HashMap<String, u32>,
     ) -> Result<StoredFrame, Error> {
+        let key: Vec<u64> = (0..units.len())
+            .map(|i| cell_key(units[i], months[i], lines[i]))
+            .collect();
+        let unit_month: Vec<u64> = (0..units.len()).map(|i| unit_month_key(units[i], months[i])).collect();
         let frame = DataFrame::new_infer_height(vec![
-            Column::new("unit".into(), units),
+            Column::new("key".into(), key),
+            Column::new("unit_month".into(), unit_month),
             Column::new("month".into(), months),
-            Column::new("line".into(), lines),
             Column::new("value".into(), values),
         ])
         .map_err(polars_error)?;
@@ -331,7 +346,7 @@ pub fn consolidate(stored: &StoredFrame, lines: &[&Line], roster: &Roster) -> Re
     let mut line_ids = stored.line_ids.clone();
     let line_id = ids_for(&mut line_ids, &line_codes);
     let position: HashMap<&str, usize> = units.iter().enumerate().map(|(i, c)| (c.as_str(), i)).collect();
-    let (mut g_unit, mut g_month, mut g_line, mut g_flow, mut g_order) =
+    let (mut g_key, mut g_unit_month, mut g_month, mut g_flow, mut g_order) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for (month, codes) in roster.months() {
         let m = month.month_ordinal() as i32;
@@ -340,18 +355,18 @@ pub fn consolidate(stored: &StoredFrame, lines: &[&Line], roster: &Roster) -> Re
                 continue;
             };
             for (l, line) in lines.iter().enumerate() {
-                g_unit.push(unit_id[u]);
+                g_key.push(cell_key(unit_id[u], m, line_id[l]));
+                g_unit_month.push(unit_month_key(unit_id[u], m));
                 g_month.push(m);
-                g_line.push(line_id[l]);
                 g_flow.push(line.agg == Agg::Sum);
                 g_order.push((l * units.len() + u) as u32);
             }
         }
     }
     let needed = DataFrame::new_infer_height(vec![
-        Column::new("unit".into(), g_unit),
+        Column::new("key".into(), g_key),
+        Column::new("unit_month".into(), g_unit_month),
         Column::new("month".into(), g_month),
-        Column::new("line".into(), g_line),
         Column::new("flow".into(), g_flow),
         Column::new("order".into(), g_order),
     ])
@@ -359,25 +374,25 @@ pub fn consolidate(stored: &StoredFrame, lines: &[&Line], roster: &Roster) -> Re
 
     // Which units sent a return for which months: a line without a value
     // in a month with a return is a blank cell, not a missing return.
-    let returned = stored
-        .frame
+    let first_m = roster
+        .months()
+        .first()
+        .map_or(i32::MAX, |(m, _)| m.month_ordinal() as i32);
+    let in_window = col("month").gt_eq(lit(first_m)).and(col("month").lt_eq(lit(last_m)));
+    let window = stored.frame.clone().lazy().filter(in_window);
+    let returned = window
         .clone()
-        .lazy()
-        .select([col("unit"), col("month")])
+        .select([col("unit_month")])
         .unique(None, UniqueKeepStrategy::Any)
         .with_column(lit(true).alias("returned"));
+    let values = window.select([col("key"), col("value")]);
     let joined = needed
         .lazy()
-        .join(
-            stored.frame.clone().lazy(),
-            [col("unit"), col("month"), col("line")],
-            [col("unit"), col("month"), col("line")],
-            JoinArgs::new(JoinType::Left),
-        )
+        .join(values, [col("key")], [col("key")], JoinArgs::new(JoinType::Left))
         .join(
             returned,
-            [col("unit"), col("month")],
-            [col("unit"), col("month")],
+            [col("unit_month")],
+            [col("unit_month")],
             JoinArgs::new(JoinType::Left),
         )
         .collect()
