@@ -71,7 +71,10 @@ impl Rates {
     }
 }
 
-/// The districts expected to report for a month: those valid at its end.
+/// The units expected to report for a month: the units one level under the
+/// workspace's province (its successor's, once it has ended) valid at the
+/// month's end — districts, or after a two-level reorganisation communes.
+/// Every command that asks "who must report" asks this.
 pub fn expected_units(settings: &Settings, month: Period) -> Vec<Unit> {
     settings
         .register
