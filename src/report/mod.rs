@@ -20,7 +20,7 @@ use crate::store::{Status, Store, StoredFlag, Submission};
 
 use completeness::{month_statuses, rates, MonthStatus, Rates};
 use consolidate::{consolidate, ratio, Figure, Figures, Ratio, Roster, StoredFrame};
-use territory::{in_former_territory, TerritoryChange};
+use territory::{in_former_territory, TerritoryChange, TerritoryReport};
 
 /// What writing a report did.
 #[derive(Debug, Clone, PartialEq)]
@@ -148,24 +148,6 @@ pub fn roster_where(settings: &Settings, first: Period, last: Period, keep: impl
     Roster::new(months)
 }
 
-/// The workspace's former territory through a change of province: its
-/// figures, exact and comparable, and what the whole province's lack.
-#[derive(Debug, Clone)]
-pub struct TerritoryReport {
-    pub change: TerritoryChange,
-    /// The former territory's figures (the province column of each).
-    pub current: Figures,
-    pub year_to_date: Figures,
-    pub last_year: Figures,
-    /// Months of the period, and of the year to date, whose whole-province
-    /// flows lack the part of the territory that did not report then.
-    pub lacking_this: Vec<Period>,
-    pub lacking_ytd: Vec<Period>,
-    /// Whether the same period last year lies wholly under the province of
-    /// the period's end (else the whole province's comparison is "–").
-    pub last_year_comparable: bool,
-}
-
 /// Computes everything a report of `period` shows.
 ///
 /// # Errors
@@ -201,41 +183,13 @@ pub fn report_data<'a>(settings: &'a Settings, store: &Store, period: Period) ->
     )?;
 
     // A change of province between last year and the period's end: the
-    // former territory's figures beside the whole province's.
-    let territory = match TerritoryChange::between(settings, last_year.first_month(), last) {
-        None => None,
-        Some(change) => {
-            let former = |unit: &Unit, month: Period| in_former_territory(settings, unit, month);
-            let window = |first: Period, last: Period| {
-                consolidate(&stored, &lines, &roster_where(settings, first, last, former))
-            };
-            let this_months = period.months();
-            let ytd_months: Vec<Period> = (0..=(last.month_ordinal() - year_start.month_ordinal()))
-                .map(|n| year_start.add_months(n))
-                .collect();
-            let last_year_months = last_year.months();
-            Some(TerritoryReport {
-                current: window(period.first_month(), last)?,
-                year_to_date: window(year_start, last)?,
-                last_year: window(last_year.first_month(), last_year.last_month())?,
-                lacking_this: change.months_before(&this_months, settings),
-                lacking_ytd: change.months_before(&ytd_months, settings),
-                last_year_comparable: change.months_before(&last_year_months, settings).is_empty(),
-                change,
-            })
-        }
-    };
+    // former territory's figures beside the whole province's, whose flows
+    // over months before the change lack the rest of the new province.
+    let territory = TerritoryReport::compute(settings, &stored, &lines, period)?;
     let mut current = current;
     let mut year_to_date = year_to_date;
     if let Some(t) = &territory {
-        // The whole province's flows over months before the change lack
-        // the part of the new province that did not report then.
-        for (l, line) in lines.iter().enumerate() {
-            if line.agg == crate::domain::Agg::Sum {
-                current.province[l].complete &= t.lacking_this.is_empty();
-                year_to_date.province[l].complete &= t.lacking_ytd.is_empty();
-            }
-        }
+        t.mark_whole_province(&lines, &mut current, &mut year_to_date);
     }
 
     let mut ratios = Vec::new();

@@ -21,7 +21,10 @@
 use chrono::NaiveDate;
 
 use crate::config::Settings;
-use crate::domain::{Period, Unit};
+use crate::domain::{Agg, Line, Period, Unit};
+use crate::error::Error;
+use crate::report::consolidate::{consolidate, Figures, StoredFrame};
+use crate::report::roster_where;
 
 /// The province the workspace answers to for the month `month` (its own,
 /// or the successor in force at the month's end).
@@ -134,5 +137,72 @@ fn lower_first(name: &str) -> String {
     match chars.next() {
         Some(c) => c.to_lowercase().collect::<String>() + chars.as_str(),
         None => String::new(),
+    }
+}
+
+/// The workspace's former territory through a change of province: its
+/// figures, exact and comparable, and what the whole province's lack.
+#[derive(Debug, Clone)]
+pub struct TerritoryReport {
+    pub change: TerritoryChange,
+    /// The former territory's figures (the province column of each).
+    pub current: Figures,
+    pub year_to_date: Figures,
+    pub last_year: Figures,
+    /// Months of the period, and of the year to date, whose whole-province
+    /// flows lack the part of the territory that did not report then.
+    pub lacking_this: Vec<Period>,
+    pub lacking_ytd: Vec<Period>,
+    /// Whether the same period last year lies wholly under the province of
+    /// the period's end (else the whole province's comparison is "–").
+    pub last_year_comparable: bool,
+}
+
+impl TerritoryReport {
+    /// The former territory's figures of `period`, its year to date and
+    /// the same period last year, when the province changed between last
+    /// year and the period's end; `None` otherwise.
+    ///
+    /// # Errors
+    /// A consolidation error.
+    pub fn compute(
+        settings: &Settings,
+        stored: &StoredFrame,
+        lines: &[&Line],
+        period: Period,
+    ) -> Result<Option<TerritoryReport>, Error> {
+        let last = period.last_month();
+        let year_start = period.first_month_of_year();
+        let last_year = period.same_period_last_year();
+        let Some(change) = TerritoryChange::between(settings, last_year.first_month(), last) else {
+            return Ok(None);
+        };
+        let former = |unit: &Unit, month: Period| in_former_territory(settings, unit, month);
+        let window =
+            |first: Period, last: Period| consolidate(stored, lines, &roster_where(settings, first, last, former));
+        let ytd_months: Vec<Period> = (0..=(last.month_ordinal() - year_start.month_ordinal()))
+            .map(|n| year_start.add_months(n))
+            .collect();
+        Ok(Some(TerritoryReport {
+            current: window(period.first_month(), last)?,
+            year_to_date: window(year_start, last)?,
+            last_year: window(last_year.first_month(), last_year.last_month())?,
+            lacking_this: change.months_before(&period.months(), settings),
+            lacking_ytd: change.months_before(&ytd_months, settings),
+            last_year_comparable: change.months_before(&last_year.months(), settings).is_empty(),
+            change,
+        }))
+    }
+
+    /// Marks the whole province's flows incomplete where their months
+    /// reach back before the change (stocks take the last month, under the
+    /// new province, and stay as they are).
+    pub fn mark_whole_province(&self, lines: &[&Line], current: &mut Figures, year_to_date: &mut Figures) {
+        for (l, line) in lines.iter().enumerate() {
+            if line.agg == Agg::Sum {
+                current.province[l].complete &= self.lacking_this.is_empty();
+                year_to_date.province[l].complete &= self.lacking_ytd.is_empty();
+            }
+        }
     }
 }
