@@ -4,7 +4,10 @@
 #   - bench/.venv with the pinned Python baselines (bench/requirements.txt);
 #   - the release build of baocao and of the floor (examples/floor.rs);
 #   - the synthetic corpora (baocao synth): national scale, 705 units x 12
-#     months = 8,460 returns, and province scale, 8 units x 12 months;
+#     months = 8,460 returns, mid scale, 100 x 12 = 1,200, and province
+#     scale, 8 units x 12 months;
+#   - besides ingest + report, `baocao check` (reading and every rule,
+#     nothing stored) as the like-for-like row against the baselines;
 #   - interleaved runs of floor, baocao (1 and 2 threads), polars + fastexcel
 #     and pandas + openpyxl, after checking that their consolidated figures
 #     agree (bench/compare.py);
@@ -18,7 +21,10 @@
 #   --slow-reps N        repetitions of pandas and polars at national scale
 #                        (default: --national-reps)
 #   --province-reps N    repetitions at province scale (default 5)
+#   --mid-reps N         repetitions at the mid scale, 100 units x 12 months
+#                        = 1,200 returns (default 3)
 #   --no-national        skip the national scale
+#   --no-mid             skip the mid scale
 #   --no-province        skip the province scale
 #   --threads LIST       thread counts for baocao and the floor (default 1,2)
 #   --period P           the period to consolidate (default 2015)
@@ -32,6 +38,8 @@ work="$bench/work"
 tiny=0
 national=1
 province=1
+mid=1
+mid_reps=3
 national_reps=3
 slow_reps=""
 province_reps=5
@@ -47,7 +55,9 @@ while (($#)); do
         --national-reps) national_reps="$2"; shift ;;
         --slow-reps) slow_reps="$2"; shift ;;
         --province-reps) province_reps="$2"; shift ;;
+        --mid-reps) mid_reps="$2"; shift ;;
         --no-national) national=0 ;;
+        --no-mid) mid=0 ;;
         --no-province) province=0 ;;
         --threads) threads="$2"; shift ;;
         --period) period="$2"; shift ;;
@@ -108,6 +118,9 @@ if ((tiny)); then
 else
     if ((national)); then
         synth national "$national_reps" "$slow_reps" --units 705 --months 12 --start "$period-01"
+    fi
+    if ((mid)); then
+        synth mid "$mid_reps" "$mid_reps" --units 100 --months 12 --start "$period-01"
     fi
     if ((province)); then
         synth province "$province_reps" "$province_reps" --units 8 --months 12 --start "$period-01"

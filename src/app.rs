@@ -389,20 +389,49 @@ fn print_ingest(summary: &IngestSummary, dry_run: bool) {
 }
 
 fn check_command(settings: &Settings, files: &[PathBuf], json: bool) -> Result<Outcome, Error> {
+    use rayon::prelude::*;
+
     let today = chrono::Local::now().date_naive();
-    let store = if settings.paths.database.exists() {
-        Some(Store::open(&settings.paths.database)?)
-    } else {
-        None
-    };
+    let database = &settings.paths.database;
+    let with_history = database.exists();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(settings.config.ingest.threads)
+        .build()
+        .map_err(Error::Threads)?;
+    // Files are checked in parallel, each worker reading the stored history
+    // through its own connection (nothing is written), and reported in the
+    // order given.
+    let results: Vec<Result<_, Error>> = pool.install(|| {
+        files
+            .par_iter()
+            .map_init(
+                || {
+                    if with_history {
+                        Store::open(database).map(Some)
+                    } else {
+                        Ok(None)
+                    }
+                },
+                |store, path| {
+                    let name = path
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default();
+                    match store {
+                        Ok(store) => check_path(path, &name, settings, today, store.as_ref()),
+                        Err(e) => Err(Error::Database {
+                            path: database.clone(),
+                            message: e.to_string(),
+                        }),
+                    }
+                },
+            )
+            .collect()
+    });
     let mut any_rejected = false;
     let mut reports = Vec::new();
-    for path in files {
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let checked = check_path(path, &name, settings, today, store.as_ref())?;
+    for (path, checked) in files.iter().zip(results) {
+        let checked = checked?;
         let status = checked.status();
         any_rejected |= status == Status::Rejected;
         if json {
