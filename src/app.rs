@@ -630,8 +630,10 @@ fn status_command(settings: &Settings, period: Option<&str>) -> Result<Outcome, 
             println!(
                 "  #{} {} → {} [{}] {}: seen {}, accepted {}, warnings {}, rejected {}, duplicates {} — {}",
                 run.id,
-                run.started_at,
-                run.finished_at.unwrap_or_else(|| "(unfinished)".into()),
+                crate::domain::local_timestamp_text(&run.started_at, settings.timezone),
+                run.finished_at
+                    .map(|t| crate::domain::local_timestamp_text(&t, settings.timezone))
+                    .unwrap_or_else(|| "(unfinished)".into()),
                 run.trigger,
                 run.command,
                 run.counts.seen,

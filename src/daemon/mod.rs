@@ -138,8 +138,10 @@ pub fn print_recent_runs(settings: &Settings, limit: usize) -> Result<(), Error>
         println!(
             "#{} {} → {} [{}] {}:{} {}",
             run.id,
-            run.started_at,
-            run.finished_at.unwrap_or_else(|| "(unfinished)".into()),
+            crate::domain::local_timestamp_text(&run.started_at, settings.timezone),
+            run.finished_at
+                .map(|t| crate::domain::local_timestamp_text(&t, settings.timezone))
+                .unwrap_or_else(|| "(unfinished)".into()),
             run.trigger,
             run.command,
             files,

@@ -10,6 +10,6 @@ pub mod register;
 
 pub use form::{Agg, CommuneFlag, Form, Line, LineKind, OutlierRule, Rule, RuleKind, Severity};
 pub use mapping::{MappingRow, TerritoryMapping};
-pub use period::{local_time, local_time_text, Period, PeriodKind, ReportingCalendar};
+pub use period::{local_time, local_time_text, local_timestamp_text, Period, PeriodKind, ReportingCalendar};
 pub use plan::Plan;
 pub use register::{Level, Register, Unit};

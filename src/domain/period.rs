@@ -398,6 +398,12 @@ pub fn local_time(stored_utc: &str, zone: Tz) -> Option<DateTime<Tz>> {
         .map(|t| t.with_timezone(&Utc).with_timezone(&zone))
 }
 
+/// "2015-02-06 01:30:00" in `zone` (logs and run lists, to the second), or
+/// the stored text when it is not a time.
+pub fn local_timestamp_text(stored_utc: &str, zone: Tz) -> String {
+    local_time(stored_utc, zone).map_or_else(|| stored_utc.to_string(), |t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+}
+
 /// "06/02/2015 01:30" in `zone`, or the stored text when it is not a time.
 pub fn local_time_text(stored_utc: &str, zone: Tz) -> String {
     local_time(stored_utc, zone).map_or_else(|| stored_utc.to_string(), |t| t.format("%d/%m/%Y %H:%M").to_string())
