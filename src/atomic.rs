@@ -41,19 +41,11 @@ impl std::fmt::Debug for Content<'_> {
 /// writer; nothing is left under `path`'s name then (a failed build's
 /// temporary file or folder is removed).
 pub fn write_atomically(path: &Path, content: Content<'_>) -> Result<(), Error> {
-    let dir = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
+    let (dir, temp) = temporary(path);
     // A look is cheaper than a mkdir that finds the folder there.
     if !dir.is_dir() {
         std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
     }
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let temp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
     // A temporary left by a process killed mid-write that had the same pid.
     remove_any(&temp);
     let written = match content {
@@ -77,6 +69,109 @@ pub fn write_atomically(path: &Path, content: Content<'_>) -> Result<(), Error> 
         let _ = handle.sync_all();
     }
     Ok(())
+}
+
+/// Files written by the thousand (the feedback workbooks of an ingest
+/// chunk) and made durable together: each is written under its temporary
+/// name without a sync ([`Staged::write`], from any thread), then
+/// [`Staged::commit`] syncs every temporary, renames each over its place and
+/// syncs each folder once. The promise of [`write_atomically`] holds for
+/// every file — whole under its name or not there at all — and every file is
+/// on disk when `commit` returns; but a folder holding many of a batch's
+/// files is synced once instead of once per file, and the syncs run on the
+/// current rayon pool. A batch dropped without a commit removes its
+/// temporaries.
+#[derive(Debug, Default)]
+pub struct Staged {
+    /// (temporary, place), in the order written.
+    files: std::sync::Mutex<Vec<(PathBuf, PathBuf)>>,
+}
+
+impl Staged {
+    /// Writes `bytes` under `path`'s temporary name (the folder is created
+    /// when missing); nothing is under `path` until [`Staged::commit`].
+    ///
+    /// # Errors
+    /// [`Error::Io`] naming the file; no temporary is left then.
+    pub fn write(&self, path: &Path, bytes: &[u8]) -> Result<(), Error> {
+        let (dir, temp) = temporary(path);
+        if !dir.is_dir() {
+            std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        }
+        remove_any(&temp);
+        let written = File::create(&temp)
+            .and_then(|mut file| file.write_all(bytes))
+            .map_err(|e| Error::io(&temp, e));
+        if let Err(error) = written {
+            remove_any(&temp);
+            return Err(error);
+        }
+        self.lock().push((temp, path.to_path_buf()));
+        Ok(())
+    }
+
+    /// Syncs every file written, renames each over its place, then syncs
+    /// each folder once.
+    ///
+    /// # Errors
+    /// [`Error::Io`] naming the file or folder. The files renamed before
+    /// the error are in place (whole); the others' temporaries are removed.
+    pub fn commit(self) -> Result<(), Error> {
+        use rayon::prelude::*;
+        let files = std::mem::take(&mut *self.lock());
+        let synced: Result<(), Error> = files.par_iter().try_for_each(|(temp, _)| {
+            File::open(temp)
+                .and_then(|file| file.sync_all())
+                .map_err(|e| Error::io(temp, e))
+        });
+        let mut dirs = std::collections::BTreeSet::new();
+        let mut result = synced;
+        for (temp, path) in &files {
+            if result.is_ok() {
+                result = std::fs::rename(temp, path).map_err(|e| Error::io(path, e));
+                if let Some(dir) = path.parent() {
+                    dirs.insert(dir.to_path_buf());
+                }
+            }
+            if result.is_err() {
+                remove_any(temp);
+            }
+        }
+        // Best effort, as in `write_atomically`.
+        dirs.par_iter().for_each(|dir| {
+            if let Ok(handle) = File::open(dir) {
+                let _ = handle.sync_all();
+            }
+        });
+        result
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(PathBuf, PathBuf)>> {
+        // A writer that panicked left the list whole: it only ever pushes.
+        self.files.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        for (temp, _) in self.lock().iter() {
+            remove_any(temp);
+        }
+    }
+}
+
+/// The folder of `path` and the temporary name beside it.
+fn temporary(path: &Path) -> (PathBuf, PathBuf) {
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let temp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    (dir, temp)
 }
 
 fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), Error> {
@@ -152,6 +247,32 @@ mod tests {
         write_atomically(&path, Content::Built(&mut second)).unwrap();
         assert_eq!(names(&path), ["part=2"]);
         assert_eq!(names(dir.path()), ["set"]);
+    }
+
+    #[test]
+    fn staged_files_appear_only_at_the_commit_and_leave_no_temporary() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("x/a.xlsx"), dir.path().join("y/b.xlsx"));
+        write_atomically(&b, Content::Bytes(b"old")).unwrap();
+        let staged = Staged::default();
+        staged.write(&a, b"a").unwrap();
+        staged.write(&b, b"new").unwrap();
+        assert!(!a.exists());
+        assert_eq!(std::fs::read(&b).unwrap(), b"old");
+        staged.commit().unwrap();
+        assert_eq!(std::fs::read(&a).unwrap(), b"a");
+        assert_eq!(std::fs::read(&b).unwrap(), b"new");
+        assert_eq!(names(&dir.path().join("x")), ["a.xlsx"]);
+        assert_eq!(names(&dir.path().join("y")), ["b.xlsx"]);
+    }
+
+    #[test]
+    fn a_staged_batch_dropped_without_a_commit_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let staged = Staged::default();
+        staged.write(&dir.path().join("a.xlsx"), b"a").unwrap();
+        drop(staged);
+        assert!(names(dir.path()).is_empty());
     }
 
     #[test]

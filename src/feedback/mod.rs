@@ -9,7 +9,7 @@ use std::path::Path;
 
 use rust_xlsxwriter::{Color, Format, FormatAlign, FormatBorder, Url, Workbook, Worksheet, XlsxError};
 
-use crate::atomic::{write_atomically, Content};
+use crate::atomic::{write_atomically, Content, Staged};
 use crate::domain::{Form, Severity};
 use crate::error::Error;
 use crate::findings::Finding;
@@ -41,13 +41,25 @@ const VALUES_SHEET: &str = "So lieu da doc";
 /// # Errors
 /// [`Error::Workbook`] or [`Error::Io`].
 pub fn write_feedback(path: &Path, input: &FeedbackInput<'_>) -> Result<(), Error> {
+    write_atomically(path, Content::Bytes(&feedback_bytes(path, input)?))
+}
+
+/// Writes the feedback workbook into a batch (see [`Staged`]): under its
+/// temporary name now, under `path` once the batch is committed.
+///
+/// # Errors
+/// [`Error::Workbook`] or [`Error::Io`].
+pub fn stage_feedback(staged: &Staged, path: &Path, input: &FeedbackInput<'_>) -> Result<(), Error> {
+    staged.write(path, &feedback_bytes(path, input)?)
+}
+
+fn feedback_bytes(path: &Path, input: &FeedbackInput<'_>) -> Result<Vec<u8>, Error> {
     let wrap = |e: XlsxError| Error::Workbook {
         path: path.to_path_buf(),
         message: e.to_string(),
     };
     let mut workbook = build(input).map_err(wrap)?;
-    let bytes = workbook.save_to_buffer().map_err(wrap)?;
-    write_atomically(path, Content::Bytes(&bytes))
+    workbook.save_to_buffer().map_err(wrap)
 }
 
 /// The verdict in one Vietnamese sentence.

@@ -6,23 +6,39 @@
 use rayon::prelude::*;
 
 use super::{iso, now_iso, FileOutcome, Filed, InHand, Stored};
+use crate::atomic::Staged;
 use crate::config::Settings;
 use crate::error::Error;
-use crate::feedback::{write_feedback, FeedbackInput};
+use crate::feedback::{stage_feedback, FeedbackInput};
 use crate::pipeline::filing::{file_away, relative_to};
 use crate::store::{Receipt, ReceiptOutcome, Store};
 
 /// Writes the feedback workbooks of a stored chunk (in parallel), then
 /// moves its files: only now do they leave the inbox.
+///
+/// The workbooks are made durable as one batch ([`Staged`]): a folder is
+/// synced once per chunk, not once per file. Each is still whole under its
+/// name or absent, and all are on disk before the first file leaves the
+/// inbox, so a crash before that leaves the chunk's submissions unfiled and
+/// the next pass writes any missing feedback again (`heal_unfiled`).
 pub(super) fn finish_chunk(
     settings: &Settings,
     pool: &rayon::ThreadPool,
     stored: Vec<InHand<Stored>>,
 ) -> Result<Vec<InHand<Filed>>, Error> {
-    let written: Vec<Result<(), Error>> =
-        pool.install(|| stored.par_iter().map(|item| write_feedbacks(settings, item)).collect());
+    let staged = Staged::default();
+    let written: Vec<Result<(), Error>> = pool.install(|| {
+        stored
+            .par_iter()
+            .map(|item| write_feedbacks(settings, item, &staged))
+            .collect()
+    });
     for result in written {
         result?;
+    }
+    pool.install(|| staged.commit())?;
+    for item in &stored {
+        copy_beside(item)?;
     }
     let mut filed = Vec::with_capacity(stored.len());
     for item in stored {
@@ -33,7 +49,7 @@ pub(super) fn finish_chunk(
     Ok(filed)
 }
 
-fn write_feedbacks(settings: &Settings, item: &InHand<Stored>) -> Result<(), Error> {
+fn write_feedbacks(settings: &Settings, item: &InHand<Stored>, staged: &Staged) -> Result<(), Error> {
     let Stored {
         checked,
         rows,
@@ -61,7 +77,12 @@ fn write_feedbacks(settings: &Settings, item: &InHand<Stored>) -> Result<(), Err
         findings: &checked.findings,
         supersedes: recorded.superseded.map(|id| format!("mã lưu trữ {id}")),
     };
-    write_feedback(&place.feedback, &input)?;
+    stage_feedback(staged, &place.feedback, &input)
+}
+
+/// The feedback of a rejected file, beside it too.
+fn copy_beside(item: &InHand<Stored>) -> Result<(), Error> {
+    let place = &item.stage.place;
     if let Some(beside) = &place.feedback_beside {
         if let Some(dir) = beside.parent() {
             std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
