@@ -477,7 +477,7 @@ def write_results(path: Path, bench: Bench, scales: list[Scale], started: dt.dat
         "## How to run",
         "",
         (
-            "`bash bench/run.sh` (national and province scale; `--tiny` for a 36-return check of the script, "
+            "`bash bench/run.sh` (national, mid and province scale; `--tiny` for a 36-return check of the script, "
             "`--help` for the options). Logs of every command: `bench/work/logs/`; outputs: `bench/work/out/`."
         ),
         "",
