@@ -178,14 +178,20 @@ class Bench:
         ]
         return timed(cmd, log)
 
-    def run_baocao(self, scale: Scale, name: str, log: Path) -> tuple[Run, str]:
-        threads = name.removeprefix("baocao-").removesuffix("t")
+    def fresh_workspace(self, scale: Scale, name: str) -> Path:
+        """A copy of the scale's corpus for one run (the copy is not timed),
+        its `[ingest] threads` set from the contender's name (`…-2t`)."""
+        threads = name.rsplit("-", 1)[-1].removesuffix("t")
         workspace = self.work / "ws" / f"{scale.name}-{name}"
         if workspace.exists():
             shutil.rmtree(workspace)
         shutil.copytree(scale.corpus, workspace)
         set_config(workspace / "baocao.toml", "ingest", {"stable_seconds": "0", "threads": threads})
         os.sync()  # the copy's dirty pages must not be written back during the timed run
+        return workspace
+
+    def run_baocao(self, scale: Scale, name: str, log: Path) -> tuple[Run, str]:
+        workspace = self.fresh_workspace(scale, name)
         baocao = str(self.args.baocao)
         try:
             ingest, stdout = timed(
@@ -221,15 +227,9 @@ class Bench:
 
     def run_check(self, scale: Scale, name: str, log: Path) -> tuple[Run, str]:
         """`baocao check` on every file of the inbox (one process, its threads)."""
-        threads = name.removeprefix("check-").removesuffix("t")
-        workspace = self.work / "ws" / f"{scale.name}-{name}"
-        if workspace.exists():
-            shutil.rmtree(workspace)
-        shutil.copytree(scale.corpus, workspace)
-        set_config(workspace / "baocao.toml", "ingest", {"threads": threads})
+        workspace = self.fresh_workspace(scale, name)
         inbox = workspace / "inbox"
         files = sorted(str(p.relative_to(inbox)) for p in inbox.rglob("*.xlsx"))
-        os.sync()
         try:
             cmd = [str(self.args.baocao), "--workspace", str(workspace), "check", *files]
             run, stdout = timed(cmd, log, cwd=inbox, ok_codes=(0, 1))
