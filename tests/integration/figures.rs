@@ -316,6 +316,11 @@ fn missing_spending_is_not_counted_as_zero_and_the_budget_is_p6_against_its_refe
         "the budget section is named P6: {plan:?}"
     );
     assert!(plan.iter().any(|r| r[0].contains("100% kế hoạch")), "{plan:?}");
+    // P6 of group 1 in 2015: 7 × 1.5 spent against the seed plan's 100
+    // million (its table, §III) = 10.5 %, shaded as incomplete.
+    let group1_row = plan.iter().find(|r| r[2] == "F05.1").unwrap();
+    assert_eq!(group1_row[3], "100");
+    assert_eq!(group1_row[5], "10.5");
     // The total of spending is the known part, not a sum with zeros presented as complete.
     let total = plan.iter().find(|r| r[1] == "Tổng cộng").unwrap();
     assert_eq!(total[4], "10.5");
