@@ -221,6 +221,10 @@ fn january_2026_against_january_2025_compares_the_former_territory_and_not_the_w
         b01[at("Địa bàn tỉnh Bắc Kạn cũ: cùng kỳ năm trước")],
         format!("{}", before["B01"])
     );
+    // The former territory's change in percent, computed here from the SQL sums.
+    let shown: f64 = b01[at("Địa bàn tỉnh Bắc Kạn cũ: so sánh (%)")].parse().unwrap();
+    let expected = (now["B01"] - before["B01"]) / before["B01"] * 100.0;
+    assert!((shown - expected).abs() < 1e-9, "{shown} ≠ {expected}");
     // The 92 communes each have a column, grouped by the district they came from.
     let commune_column =
         |h: &&String| h.get(..5).is_some_and(|c| c.bytes().all(|b| b.is_ascii_digit())) && h.get(5..8) == Some(" - ");
