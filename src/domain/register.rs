@@ -349,10 +349,18 @@ impl Register {
     }
 
     /// The reporting unit `code` of the month ending `date`, if `code` is one.
+    ///
+    /// The same answer as looking `code` up in [`Register::reporting_units`],
+    /// from the rows of `code` alone (it is asked for every file checked).
     pub fn reporting_unit(&self, province: &str, code: &str, date: NaiveDate) -> Option<&Unit> {
-        self.reporting_units(province, date)
+        if !self.has_province(province) {
+            return self.at(Level::District, code, date);
+        }
+        let in_force = self.province_in_force(province, date)?;
+        [Level::District, Level::Commune]
             .into_iter()
-            .find(|u| u.code == code)
+            .flat_map(|level| self.rows(level, code))
+            .find(|u| u.parent_code == in_force.code && u.valid_on(date))
     }
 
     /// The communes a reporting unit answers for on `date`: a district's
@@ -511,6 +519,39 @@ mod tests {
         );
         assert_eq!(Register::normalize_code("Ba Bể", Level::District), None);
         assert_eq!(Register::normalize_code("12345", Level::District), None);
+    }
+
+    #[test]
+    fn one_reporting_unit_is_the_one_the_list_of_reporting_units_holds() {
+        let r = register();
+        let mut codes: Vec<&str> = r.units().iter().map(|u| u.code.as_str()).collect();
+        codes.extend(["999", "00000", ""]);
+        codes.sort_unstable();
+        codes.dedup();
+        let mut checked = 0;
+        for province in ["06", "19", "71"] {
+            for year in 2003..=2027 {
+                for month in 1..=12 {
+                    let first = NaiveDate::from_ymd_opt(year, month, 1).expect("a month");
+                    let end = first.checked_add_months(chrono::Months::new(1)).expect("a month") - chrono::Days::new(1);
+                    for day in [first, end] {
+                        let list = r.reporting_units(province, day);
+                        for code in &codes {
+                            let from_list = list.iter().find(|u| u.code == *code).copied();
+                            assert_eq!(
+                                r.reporting_unit(province, code, day),
+                                from_list,
+                                "{province} {code} {day}"
+                            );
+                            checked += usize::from(from_list.is_some());
+                        }
+                    }
+                }
+            }
+        }
+        // 06's districts to June 2025, 19's communes after, and 71 (no such
+        // province) every district of each day.
+        assert!(checked > 5_000, "{checked}");
     }
 
     #[test]

@@ -488,10 +488,17 @@ fn same_cell_value(text: &str, key: &str, loose: bool) -> Option<String> {
         }
     }
     if loose {
-        let words: Vec<&str> = text.split_whitespace().collect();
+        // The text's first words, as many as the label has, with more after
+        // them (sliced, not joined: the key folds white space anyway).
         let label_words = key.split_whitespace().count();
-        if words.len() > label_words && is_label(&words[..label_words].join(" "), key) {
-            return Some(words[label_words..].join(" "));
+        let ends = text
+            .split_whitespace()
+            .map(|word| word.as_ptr() as usize - text.as_ptr() as usize + word.len());
+        if let Some(end) = ends.take(label_words.max(1)).last() {
+            let rest = &text[end..];
+            if label_words > 0 && !rest.trim().is_empty() && is_label(&text[..end], key) {
+                return Some(rest.split_whitespace().collect::<Vec<_>>().join(" "));
+            }
         }
     }
     None

@@ -335,3 +335,18 @@ fn a_label_and_its_value_in_one_cell_are_read() {
     assert_eq!(raw.unit_code.and_then(|u| u.value).as_deref(), Some("061"));
     assert_eq!(raw.period.and_then(|p| p.value), Some(period()));
 }
+
+#[test]
+fn a_label_and_its_value_in_one_cell_are_read_whatever_the_spaces_between_words() {
+    for text in ["  Biểu   số\t01/PCMD-H  ", "BIỂU SỐ 01/PCMD-H", "biểu số 01/PCMD-H"] {
+        let mut book = XlsxWorkbook::new();
+        let sheet = book.add_worksheet();
+        sheet.write_string(0, 0, text).expect("code");
+        let bytes = book.save_to_buffer().expect("xlsx");
+        let env = env();
+        let workbook = read_workbook_bytes(bytes, &ReadLimits::default(), TABLE_HEADER).expect("reads");
+        let checked = extract(&workbook, &env.settings.forms, "one.xlsx");
+        let read = checked.raw.map(|raw| raw.form_code.read);
+        assert_eq!(read.as_deref(), Some("01/PCMD-H"), "{text:?}");
+    }
+}

@@ -297,25 +297,27 @@ fn has_escape(text: &str) -> bool {
 /// The text of a string item (`<si>` or `<is>`), read up to its end tag:
 /// the runs of rich text joined, phonetic runs left out, and text without
 /// `xml:space="preserve"` trimmed of ASCII white space.
-fn string_item(reader: &mut Reader<&[u8]>, closing: &str) -> Result<String, Stop> {
+fn string_item(reader: &mut Reader<&[u8]>, start: &BytesStart<'_>) -> Result<String, Stop> {
     let mut out: Option<String> = None;
     let mut phonetic = false;
     loop {
         match reader.read_event()? {
             Event::Start(e) if e.local_name().as_ref() == "rPh" => phonetic = true,
             Event::End(e) if e.local_name().as_ref() == "rPh" => phonetic = false,
-            Event::End(e) if e.name().as_ref() == closing => return Ok(out.unwrap_or_default()),
+            Event::End(e) if e.name() == start.name() => return Ok(out.unwrap_or_default()),
             Event::Start(e) if e.local_name().as_ref() == "t" && !phonetic => {
                 let preserve = matches!(attr(&e, "space")?, Some(v) if v.as_ref() == "preserve");
-                let value = element_text(reader, &e)?;
+                let mut value = element_text(reader, &e)?;
                 if has_escape(&value) {
                     return Err(Stop::Unsure);
                 }
-                let value = if preserve {
-                    value
-                } else {
-                    value.trim_matches([' ', '\t', '\r', '\n']).to_string()
-                };
+                if !preserve {
+                    // Most texts have no white space around them: no copy then.
+                    let trimmed = value.trim_matches([' ', '\t', '\r', '\n']);
+                    if trimmed.len() != value.len() {
+                        value = trimmed.to_string();
+                    }
+                }
                 match &mut out {
                     Some(text) => text.push_str(&value),
                     None => out = Some(value),
@@ -340,8 +342,7 @@ fn shared_strings(xml: &[u8]) -> Result<Vec<String>, Stop> {
                 }
             }
             Event::Start(e) if e.local_name().as_ref() == "si" => {
-                let closing = e.name().as_ref().to_string();
-                strings.push(string_item(&mut reader, &closing)?);
+                strings.push(string_item(&mut reader, &e)?);
             }
             Event::Eof => return Ok(strings),
             _ => {}
@@ -448,7 +449,9 @@ fn row_number(digits: &[u8]) -> Option<u32> {
     if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    let row: u32 = std::str::from_utf8(digits).ok()?.parse().ok()?;
+    let row = digits
+        .iter()
+        .try_fold(0u32, |row, d| row.checked_mul(10)?.checked_add(u32::from(d - b'0')))?;
     row.checked_sub(1)
 }
 
@@ -484,6 +487,28 @@ fn element_text(reader: &mut Reader<&[u8]>, e: &BytesStart<'_>) -> Result<String
     }
 }
 
+/// The elements of a worksheet part the reader acts on.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Name {
+    SheetData,
+    Row,
+    Cell,
+    MergeCell,
+    Other,
+}
+
+impl Name {
+    fn of(local: &str) -> Name {
+        match local {
+            "c" => Name::Cell,
+            "row" => Name::Row,
+            "sheetData" => Name::SheetData,
+            "mergeCell" => Name::MergeCell,
+            _ => Name::Other,
+        }
+    }
+}
+
 fn worksheet(name: &str, xml: &[u8], book: &Book, limits: &ReadLimits, tables: TableHeader) -> Result<Sheet, Stop> {
     let mut reader = reader(xml);
     // Cells come in row order in every file seen; they are gathered in a
@@ -497,22 +522,30 @@ fn worksheet(name: &str, xml: &[u8], book: &Book, limits: &ReadLimits, tables: T
     let mut in_data = false;
     let mut saw_data = false;
     loop {
-        match reader.read_event()? {
-            Event::Start(e) if e.local_name().as_ref() == "sheetData" => {
+        // The local name is looked at once per event (cells are most of them).
+        let event = reader.read_event()?;
+        let local = match &event {
+            Event::Start(e) => Name::of(e.local_name().as_ref()),
+            Event::End(e) => Name::of(e.local_name().as_ref()),
+            Event::Eof => break,
+            _ => continue,
+        };
+        match (event, local) {
+            (Event::Start(_), Name::SheetData) => {
                 in_data = true;
                 saw_data = true;
             }
-            Event::End(e) if e.local_name().as_ref() == "sheetData" => in_data = false,
-            Event::Start(e) if in_data && e.local_name().as_ref() == "row" => {
+            (Event::End(_), Name::SheetData) => in_data = false,
+            (Event::Start(e), Name::Row) if in_data => {
                 if let Some(r) = attr(&e, "r")? {
                     row_index = row_number(r.as_bytes()).ok_or(Stop::Unsure)?;
                 }
             }
-            Event::End(e) if in_data && e.local_name().as_ref() == "row" => {
+            (Event::End(_), Name::Row) if in_data => {
                 row_index = row_index.checked_add(1).ok_or(Stop::Unsure)?;
                 col_index = 0;
             }
-            Event::Start(e) if in_data && e.local_name().as_ref() == "c" => {
+            (Event::Start(e), Name::Cell) if in_data => {
                 let mut position = None;
                 let mut style = None;
                 let mut typ = None;
@@ -557,13 +590,12 @@ fn worksheet(name: &str, xml: &[u8], book: &Book, limits: &ReadLimits, tables: T
                 }
                 col_index = col_index.checked_add(1).ok_or(Stop::Unsure)?;
             }
-            Event::Start(e) if e.local_name().as_ref() == "mergeCell" => {
+            (Event::Start(e), Name::MergeCell) => {
                 if let Some(r) = attr(&e, "ref")? {
                     let (first, last) = range_ref(r.as_bytes()).ok_or(Stop::Unsure)?;
                     merged.push(Merge { first, last });
                 }
             }
-            Event::Eof => break,
             _ => {}
         }
     }
@@ -600,8 +632,7 @@ fn cell(
             Event::Start(e) => match e.local_name().as_ref() {
                 "f" => formula = read_formula(reader, &e, pos, shared)?,
                 "is" => {
-                    let closing = e.name().as_ref().to_string();
-                    let text = string_item(reader, &closing)?;
+                    let text = string_item(reader, &e)?;
                     value = from_data_ref(DataRef::String(text));
                 }
                 "v" if matches!(typ, Some("inlineStr" | "is")) => {
