@@ -705,7 +705,7 @@ struct Checker<'a> {
     unit: &'a Unit,
     period: Period,
     end: NaiveDate,
-    cells: BTreeMap<String, LineCells<'a>>,
+    cells: BTreeMap<&'a str, LineCells<'a>>,
     /// The unit's stored months the rules across periods read.
     history: BTreeMap<Period, &'a BTreeMap<String, HistoryValue>>,
     findings: Vec<Finding>,
@@ -729,7 +729,7 @@ impl<'a> Checker<'a> {
             let Some(line) = form.line(&raw_line.code) else {
                 continue;
             };
-            if cells.contains_key(&line.code) {
+            if cells.contains_key(line.code.as_str()) {
                 continue;
             }
             let this = read_cell(&raw_line.this_period.content, line.kind);
@@ -744,7 +744,7 @@ impl<'a> Checker<'a> {
                 None
             };
             cells.insert(
-                line.code.clone(),
+                line.code.as_str(),
                 LineCells {
                     line,
                     raw: raw_line,
@@ -933,7 +933,7 @@ impl<'a> Checker<'a> {
                     if !seen.insert(line.code.as_str()) {
                         let first = self
                             .cells
-                            .get(&line.code)
+                            .get(line.code.as_str())
                             .map(|c| c.raw.code_cell.clone())
                             .unwrap_or_default();
                         found.push(
@@ -1011,7 +1011,7 @@ impl<'a> Checker<'a> {
         let form: &'a Form = self.form;
         let mut out = Vec::with_capacity(form.lines.len() * 2);
         for line in &form.lines {
-            if self.cells.contains_key(&line.code) {
+            if self.cells.contains_key(line.code.as_str()) {
                 out.push((line.code.as_str(), Col::This));
                 if line.ytd {
                     out.push((line.code.as_str(), Col::Ytd));
@@ -1187,7 +1187,7 @@ impl<'a> Checker<'a> {
                 None
             };
             values.insert(
-                code.clone(),
+                (*code).to_string(),
                 LineValue {
                     value: cells.this.number(),
                     ytd: cells.ytd.as_ref().and_then(CellRead::number),

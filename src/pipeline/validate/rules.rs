@@ -727,12 +727,17 @@ impl Checker<'_> {
     /// reasons are written in the form file). One finding per line at most.
     pub(super) fn outlier(&mut self, rule: &Rule, params: &OutlierRule) {
         let mut found = Vec::new();
+        // The stored months of the window, looked up once for every line.
+        let window: Vec<&BTreeMap<String, super::HistoryValue>> = (1..=i64::from(params.window_months))
+            .filter_map(|n| self.history.get(&self.period.add_months(-n)).copied())
+            .collect();
         for line in &self.form.lines {
             let Some(x) = self.value(&line.code, Col::This) else {
                 continue;
             };
-            let mut past: Vec<f64> = (1..=i64::from(params.window_months))
-                .filter_map(|n| self.stored(n, &line.code).and_then(|h| h.value))
+            let mut past: Vec<f64> = window
+                .iter()
+                .filter_map(|month| month.get(&line.code).and_then(|h| h.value))
                 .collect();
             if past.is_empty() {
                 continue;
