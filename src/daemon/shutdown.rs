@@ -1,10 +1,11 @@
 //! Clean shutdown on SIGTERM and SIGINT. The first signal sets
-//! [`crate::pipeline::ingest::STOP`]: the pass in progress finishes and
-//! commits the file in hand, files the rest for the next start, and the
-//! daemon exits 0. A second signal exits at once (128 + the signal number,
-//! 143 for SIGTERM, 130 for SIGINT) from inside the signal handler, for an
-//! administrator who cannot wait; that is safe because each file is stored
-//! in one SQLite transaction and moved out of the inbox only after it
+//! [`crate::pipeline::ingest::STOP`]: the pass in progress stores no further
+//! chunk, writes the feedback of and files what it has stored, leaves the
+//! rest in the inbox for the next start, and the daemon exits 0. A second
+//! signal exits at once (128 + the signal number, 143 for SIGTERM, 130 for
+//! SIGINT) from inside the signal handler, for an administrator who cannot
+//! wait; that is safe because a chunk of files is stored in one SQLite
+//! transaction and its files are moved out of the inbox only after it
 //! commits, so an abrupt exit leaves a file either stored or still waiting,
 //! and a stored file still in the inbox is recognised by its sha256 and
 //! filed on the next pass.
@@ -48,7 +49,7 @@ pub fn install(wake: Sender<Wake>) -> Result<(), Error> {
                 let name = if signal == SIGTERM { "SIGTERM" } else { "SIGINT" };
                 tracing::info!(
                     signal = name,
-                    "Stop requested: finishing the file in hand, then exiting (a second signal exits at once)"
+                    "Stop requested: filing the files in hand, then exiting (a second signal exits at once)"
                 );
                 if wake.send(Wake::Signal).is_err() {
                     break;

@@ -9,7 +9,7 @@
 //!                   interrupted pass left to file now
 //! check_one         a unit's files in arrival order, units in
 //!                   parallel, against the stored history        → InHand<Checked>
-//! record            one transaction per file, in arrival order  → InHand<Stored>
+//! record            one transaction per chunk, in arrival order → InHand<Stored>
 //! feedback          the district's workbook
 //! file away         out of the inbox only now                   → InHand<Filed>
 //!                   and the filing recorded                     → FileOutcome
@@ -26,10 +26,12 @@
 //! chunk before. With one thread configured the pools have one thread each
 //! and the code is the same.
 //!
-//! Crash safety: a file leaves the inbox only after the transaction that
-//! stored it commits, and its filing is recorded after it moved. A pass that
-//! stops anywhere loses and doubles nothing: a file still in the inbox whose
-//! sha256 is stored is filed by the next pass (`filing.rs`).
+//! Crash safety: a chunk's files are stored in one transaction, all or
+//! nothing; a file leaves the inbox only after that transaction commits, and
+//! its filing is recorded after it moved. A pass that stops anywhere loses
+//! and doubles nothing: a file still in the inbox whose sha256 is stored is
+//! filed by the next pass (`filing.rs`), one whose chunk did not commit is
+//! taken again as new.
 
 mod finish;
 mod summary;
@@ -145,8 +147,89 @@ impl<T> InHand<T> {
     }
 }
 
-/// A checked file stored in its own transaction, its feedback and filing
-/// still to come.
+/// A checked file taken into its chunk's transaction: its rows and places,
+/// and the paths and times the store keeps, owned here for the chunk's
+/// [`NewSubmission`]s to borrow.
+#[derive(Debug)]
+struct ToStore {
+    arrival: usize,
+    file: Received,
+    checked: Checked,
+    rows: StoredRows,
+    place: Placement,
+    stored_path: String,
+    feedback_path: String,
+    received_at: String,
+    processed_at: String,
+}
+
+impl ToStore {
+    fn of(settings: &Settings, item: InHand<Checked>) -> ToStore {
+        let InHand {
+            arrival,
+            file,
+            stage: mut checked,
+        } = item;
+        let place = Placement::of(settings, &file.name, &file.sha256, &checked.claimed, checked.status());
+        let rows = checked.return_.take().map_or_else(StoredRows::default, |ret| {
+            let form = settings.form(&ret.form_code, ret.version);
+            StoredRows::of(ret, form)
+        });
+        let root = &settings.paths.root;
+        ToStore {
+            arrival,
+            stored_path: relative_to(root, &place.stored),
+            feedback_path: relative_to(root, &place.feedback),
+            received_at: iso(file.received),
+            processed_at: now_iso(),
+            file,
+            checked,
+            rows,
+            place,
+        }
+    }
+
+    /// What the store records: submission, values, flags, findings.
+    fn new_submission(&self, run_id: Option<i64>) -> NewSubmission<'_> {
+        let claimed = &self.checked.claimed;
+        NewSubmission {
+            run_id,
+            file_name: &self.file.name,
+            sha256: &self.file.sha256,
+            size: self.file.size,
+            received_at: &self.received_at,
+            processed_at: &self.processed_at,
+            unit_code: claimed.unit_code.as_deref(),
+            unit_name: claimed.unit_name.as_deref(),
+            period: claimed.period,
+            form_code: claimed.form_code.as_deref(),
+            form_version: claimed.version,
+            status: self.checked.status(),
+            values: &self.rows.values,
+            flags: &self.rows.flags,
+            findings: &self.checked.findings,
+            stored_path: &self.stored_path,
+            feedback_path: Some(&self.feedback_path),
+        }
+    }
+
+    /// Once the chunk's transaction has committed.
+    fn stored(self, recorded: Recorded) -> InHand<Stored> {
+        InHand {
+            arrival: self.arrival,
+            file: self.file,
+            stage: Stored {
+                checked: self.checked,
+                rows: self.rows,
+                place: self.place,
+                recorded,
+            },
+        }
+    }
+}
+
+/// A checked file stored (its chunk's transaction has committed), its
+/// feedback and filing still to come.
 #[derive(Debug)]
 struct Stored {
     checked: Checked,
@@ -362,8 +445,8 @@ impl<'a> Batch<'a> {
         })
     }
 
-    /// Sorts out a read chunk, checks its new files and stores each in its
-    /// own transaction, in arrival order.
+    /// Sorts out a read chunk, checks its new files and stores them in one
+    /// transaction, in arrival order.
     fn store_chunk(&mut self, read: Vec<Option<InHand<Extracted>>>) -> Result<Vec<InHand<Stored>>, Error> {
         let mut clock = PhaseClock::start();
         let SortedOut { fresh, repeats } = self.sort_out(read)?;
@@ -435,10 +518,15 @@ impl<'a> Batch<'a> {
         files
     }
 
-    /// Stores each checked file in its own transaction, in arrival order
-    /// (a dry run only counts and lists them).
+    /// Stores the chunk's checked files in one transaction, in arrival
+    /// order (a dry run only counts and lists them). All or nothing: on an
+    /// error nothing of the chunk is stored and every file stays in the
+    /// inbox. The stop flag is looked at between files while they are taken
+    /// into the chunk: after a stop, the files taken before it are stored
+    /// (and go on to be filed) and the rest stay in the inbox for the next
+    /// pass.
     fn record_in_order(&mut self, checked: Vec<InHand<Checked>>) -> Result<Vec<InHand<Stored>>, Error> {
-        let mut stored = Vec::new();
+        let mut taken = Vec::with_capacity(checked.len());
         for item in checked {
             if stop_requested() {
                 tracing::info!("Stop requested: the remaining files stay in the inbox");
@@ -465,62 +553,21 @@ impl<'a> Batch<'a> {
                 });
                 continue;
             }
-            let item = self.record(item)?;
-            if item.stage.recorded.superseded.is_some() {
-                self.summary.counts.superseded += 1;
-            }
-            stored.push(item);
+            taken.push(ToStore::of(self.settings, item));
         }
+        let chunk: Vec<NewSubmission<'_>> = taken.iter().map(|item| item.new_submission(self.run)).collect();
+        let recorded = self.store.record_chunk(&chunk)?;
+        drop(chunk);
+        let stored: Vec<InHand<Stored>> = taken
+            .into_iter()
+            .zip(recorded)
+            .map(|(item, recorded)| item.stored(recorded))
+            .collect();
+        self.summary.counts.superseded += stored
+            .iter()
+            .filter(|item| item.stage.recorded.superseded.is_some())
+            .count() as u64;
         Ok(stored)
-    }
-
-    /// Stores one checked file — submission, values, flags, findings, the
-    /// superseding of the earlier return — in one transaction.
-    fn record(&mut self, item: InHand<Checked>) -> Result<InHand<Stored>, Error> {
-        let InHand {
-            arrival,
-            file,
-            stage: mut checked,
-        } = item;
-        let status = checked.status();
-        let place = Placement::of(self.settings, &file.name, &file.sha256, &checked.claimed, status);
-        let rows = checked.return_.take().map_or_else(StoredRows::default, |ret| {
-            let form = self.settings.form(&ret.form_code, ret.version);
-            StoredRows::of(ret, form)
-        });
-        let root = &self.settings.paths.root;
-        let stored_path = relative_to(root, &place.stored);
-        let feedback_path = relative_to(root, &place.feedback);
-        let claimed = &checked.claimed;
-        let recorded = self.store.record_submission(&NewSubmission {
-            run_id: self.run,
-            file_name: &file.name,
-            sha256: &file.sha256,
-            size: file.size,
-            received_at: &iso(file.received),
-            processed_at: &now_iso(),
-            unit_code: claimed.unit_code.as_deref(),
-            unit_name: claimed.unit_name.as_deref(),
-            period: claimed.period,
-            form_code: claimed.form_code.as_deref(),
-            form_version: claimed.version,
-            status,
-            values: &rows.values,
-            flags: &rows.flags,
-            findings: &checked.findings,
-            stored_path: &stored_path,
-            feedback_path: Some(&feedback_path),
-        })?;
-        Ok(InHand {
-            arrival,
-            file,
-            stage: Stored {
-                checked,
-                rows,
-                place,
-                recorded,
-            },
-        })
     }
 
     /// The second copies of content met twice in one chunk, now that the

@@ -1,8 +1,9 @@
 //! The system of record: one SQLite file per workspace (WAL mode, schema
 //! migrations versioned in code). Every submission with its values, commune
-//! flags and findings is stored in one transaction per file; nothing is ever
-//! deleted, and a resubmission supersedes the earlier return instead of
-//! replacing it, so the history of every figure can be shown.
+//! flags and findings is stored whole or not at all: ingest stores a chunk
+//! of files (up to 256) in one transaction. Nothing is ever deleted, and a
+//! resubmission supersedes the earlier return instead of replacing it, so
+//! the history of every figure can be shown.
 
 pub mod backup;
 mod schedule_state;
@@ -495,17 +496,44 @@ impl Store {
     /// # Errors
     /// [`Error::Database`]; nothing is written then.
     pub fn record_submission(&mut self, new: &NewSubmission<'_>) -> Result<Recorded, Error> {
+        let mut recorded = self.record_chunk(std::slice::from_ref(new))?;
+        recorded.pop().ok_or_else(|| Error::Database {
+            path: self.path.clone(),
+            message: "a submission was recorded without an id".into(),
+        })
+    }
+
+    /// Records a chunk of checked files in one transaction, in the order
+    /// given: for each its submission, values, flags and findings, and the
+    /// superseding of the earlier current return of the same unit and
+    /// period — which may be a file earlier in the same chunk (the
+    /// transaction sees its own rows). All or nothing: when any file fails,
+    /// nothing of the chunk is written. Returns what recording each file
+    /// did, in the chunk's order.
+    ///
+    /// # Errors
+    /// [`Error::Database`]; nothing of the chunk is written then.
+    pub fn record_chunk(&mut self, chunk: &[NewSubmission<'_>]) -> Result<Vec<Recorded>, Error> {
+        if chunk.is_empty() {
+            return Ok(Vec::new());
+        }
         let path = self.path.clone();
-        let tx = self.conn.transaction().map_err(|e| db_error(&path, e))?;
-        let recorded = insert_submission(&tx, new).map_err(|e| db_error(&path, e))?;
-        tx.commit().map_err(|e| db_error(&path, e))?;
+        let failed = |e| db_error(&path, e);
+        // Dropped without a commit on an error: rolled back.
+        let tx = self.conn.transaction().map_err(failed)?;
+        let recorded = chunk
+            .iter()
+            .map(|new| insert_submission(&tx, new))
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(failed)?;
+        tx.commit().map_err(failed)?;
         Ok(recorded)
     }
 
     /// Runs `work` in one transaction: committed when it succeeds, rolled
     /// back when it fails. Used to record the filing of a whole chunk of
-    /// files at once (each file's data was committed in its own transaction
-    /// before its file moved).
+    /// files at once (the chunk's data was committed by [`Store::record_chunk`]
+    /// before its files moved).
     ///
     /// # Errors
     /// [`Error::Database`], or the error of `work`.
@@ -825,6 +853,8 @@ impl Store {
     }
 }
 
+/// One file's rows, inside the caller's transaction; the statements are
+/// prepared once per connection and reused for every file of a chunk.
 fn insert_submission(tx: &Transaction<'_>, new: &NewSubmission) -> rusqlite::Result<Recorded> {
     tx.prepare_cached(
         "INSERT INTO submissions (run_id, file_name, sha256, size, received_at, processed_at, unit_code, unit_name,
@@ -940,9 +970,9 @@ mod tests {
         }
     }
 
-    fn record(store: &mut Store, sha: &str, status: Status, a01: Option<f64>) -> Result<Recorded, Error> {
-        let owned = owned(sha, a01);
-        store.record_submission(&NewSubmission {
+    /// A June 2015 return of unit 061 borrowing `owned`.
+    fn june<'a>(owned: &'a Owned, sha: &'a str, status: Status) -> NewSubmission<'a> {
+        NewSubmission {
             run_id: None,
             file_name: &owned.file_name,
             sha256: sha,
@@ -960,7 +990,19 @@ mod tests {
             findings: &[],
             stored_path: &owned.stored_path,
             feedback_path: None,
-        })
+        }
+    }
+
+    fn record(store: &mut Store, sha: &str, status: Status, a01: Option<f64>) -> Result<Recorded, Error> {
+        let owned = owned(sha, a01);
+        store.record_submission(&june(&owned, sha, status))
+    }
+
+    fn count(store: &Store, table: &str) -> i64 {
+        store
+            .conn
+            .query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))
+            .unwrap()
     }
 
     #[test]
@@ -984,6 +1026,70 @@ mod tests {
         assert!(record(&mut store, "a", Status::Accepted, Some(5.0)).is_err());
         assert_eq!(store.count_submissions().unwrap(), 3);
         assert_eq!(store.latest_accepted_period().unwrap(), Some(june));
+    }
+
+    #[test]
+    fn a_chunk_is_stored_in_its_order_and_a_later_file_supersedes_an_earlier_one_of_the_same_chunk() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("b.db")).unwrap();
+        let june_2015 = Period::month(2015, 6);
+        let (a, b, c) = (owned("a", Some(5.0)), owned("b", Some(6.0)), owned("c", Some(7.0)));
+        let recorded = store
+            .record_chunk(&[
+                june(&a, "a", Status::Accepted),
+                june(&b, "b", Status::Rejected),
+                june(&c, "c", Status::Warnings),
+            ])
+            .unwrap();
+        assert_eq!(recorded.len(), 3);
+        assert!(recorded[0].id < recorded[1].id && recorded[1].id < recorded[2].id);
+        assert_eq!(recorded[0].superseded, None);
+        assert_eq!(
+            recorded[1].superseded, None,
+            "a rejected resubmission supersedes nothing"
+        );
+        assert_eq!(recorded[2].superseded, Some(recorded[0].id));
+        let submissions = store.submissions_of("061", june_2015).unwrap();
+        assert_eq!(submissions[0].superseded_by, Some(recorded[2].id));
+        assert_eq!(submissions[2].superseded_by, None);
+        let history = store.unit_history("061", &[june_2015]).unwrap();
+        assert_eq!(history[&june_2015]["A01"].value, Some(7.0));
+        assert!(store.record_chunk(&[]).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_chunk_that_fails_in_the_middle_leaves_nothing_of_it_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("b.db")).unwrap();
+        let june_2015 = Period::month(2015, 6);
+        let first = record(&mut store, "a", Status::Accepted, Some(5.0)).unwrap();
+        let (b, again, c) = (owned("b", Some(6.0)), owned("a", Some(5.0)), owned("c", Some(7.0)));
+        // "b" supersedes "a", then the second file fails (content already
+        // stored: the sha256 is unique), then "c" would supersede "b".
+        let chunk = [
+            june(&b, "b", Status::Accepted),
+            june(&again, "a", Status::Accepted),
+            june(&c, "c", Status::Accepted),
+        ];
+        let error = store.record_chunk(&chunk).unwrap_err();
+        assert!(error.to_string().contains("UNIQUE"), "{error}");
+        assert_eq!(store.count_submissions().unwrap(), 1);
+        assert_eq!(
+            count(&store, "submission_values"),
+            2,
+            "only the first return's two values"
+        );
+        assert!(store.find_by_sha("b").unwrap().is_none());
+        let kept = store.submissions_of("061", june_2015).unwrap();
+        assert_eq!(kept.len(), 1);
+        assert_eq!(kept[0].superseded_by, None, "the superseding is undone too");
+        let history = store.unit_history("061", &[june_2015]).unwrap();
+        assert_eq!(history[&june_2015]["A01"].value, Some(5.0));
+        // The store goes on: the chunk without the failing file is stored whole.
+        let recorded = store.record_chunk(&[chunk[0].clone(), chunk[2].clone()]).unwrap();
+        assert_eq!(recorded[0].superseded, Some(first.id));
+        assert_eq!(recorded[1].superseded, Some(recorded[0].id));
+        assert_eq!(store.count_submissions().unwrap(), 3);
     }
 
     #[test]

@@ -76,7 +76,7 @@ pub struct Phases {
     pub sort: Duration,
     /// Checking every rule (on the pool).
     pub check: Duration,
-    /// Storing, one transaction per file.
+    /// Storing, one transaction per chunk (with the repeats judged after it).
     pub record: Duration,
     /// Waiting to hand a stored chunk to the finishing thread (feedback
     /// workbooks, moving the files).
