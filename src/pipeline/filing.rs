@@ -9,12 +9,16 @@ use std::path::{Path, PathBuf};
 
 use chrono::Local;
 
+use rayon::prelude::*;
+
+use crate::atomic::Staged;
 use crate::config::Settings;
 use crate::error::Error;
-use crate::feedback::{write_feedback, FeedbackInput};
+use crate::feedback::{stage_feedback, write_feedback, FeedbackInput};
+use crate::findings::Finding;
 use crate::pipeline::check::sha256_of;
 use crate::pipeline::validate::Claimed;
-use crate::store::{Status, Store, Submission};
+use crate::store::{Status, Store, StoredValue, Submission};
 
 /// Where a stored file and its feedback go.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -155,63 +159,102 @@ pub fn move_file(from: &Path, to: &Path) -> Result<PathBuf, Error> {
     Ok(target)
 }
 
+/// What the feedback of a stored submission says, read back from the store
+/// to write it again when a pass stopped before writing it.
+struct StoredFeedback<'s> {
+    path: PathBuf,
+    submission: &'s Submission,
+    values: Vec<StoredValue>,
+    findings: Vec<Finding>,
+}
+
+impl<'s> StoredFeedback<'s> {
+    /// `None` when the submission has no feedback or it is already written.
+    fn missing(settings: &Settings, store: &Store, submission: &'s Submission) -> Result<Option<Self>, Error> {
+        let Some(feedback) = &submission.feedback_path else {
+            return Ok(None);
+        };
+        let path = settings.paths.root.join(feedback);
+        if path.exists() {
+            return Ok(None);
+        }
+        Ok(Some(StoredFeedback {
+            path,
+            submission,
+            values: store.values_of(submission.id)?.into_values().collect(),
+            findings: store.findings_of(submission.id)?,
+        }))
+    }
+
+    fn input<'a>(&'a self, settings: &'a Settings) -> FeedbackInput<'a> {
+        let submission = self.submission;
+        let form = match (&submission.form_code, submission.form_version) {
+            (Some(code), Some(version)) => settings.form(code, version),
+            _ => None,
+        };
+        FeedbackInput {
+            file_name: &submission.file_name,
+            received_at: &submission.received_at,
+            timezone: settings.timezone,
+            status: submission.status,
+            unit: submission.unit_code.as_deref().map(|c| (c, "")),
+            period: submission.period.map(|p| p.to_string()),
+            form,
+            values: &self.values,
+            findings: &self.findings,
+            supersedes: None,
+        }
+    }
+}
+
 /// Writes the feedback of a stored submission again when a pass stopped
 /// before writing it.
 ///
 /// # Errors
 /// [`Error::Database`], [`Error::Workbook`], [`Error::Io`].
 pub fn regenerate_feedback(settings: &Settings, store: &Store, submission: &Submission) -> Result<(), Error> {
-    let Some(feedback) = &submission.feedback_path else {
-        return Ok(());
-    };
-    let path = settings.paths.root.join(feedback);
-    if path.exists() {
-        return Ok(());
+    match StoredFeedback::missing(settings, store, submission)? {
+        Some(feedback) => write_feedback(&feedback.path, &feedback.input(settings)),
+        None => Ok(()),
     }
-    let values: Vec<_> = store.values_of(submission.id)?.into_values().collect();
-    let findings = store.findings_of(submission.id)?;
-    let form = match (&submission.form_code, submission.form_version) {
-        (Some(code), Some(version)) => settings.form(code, version),
-        _ => None,
-    };
-    let input = FeedbackInput {
-        file_name: &submission.file_name,
-        received_at: &submission.received_at,
-        timezone: settings.timezone,
-        status: submission.status,
-        unit: submission.unit_code.as_deref().map(|c| (c, "")),
-        period: submission.period.map(|p| p.to_string()),
-        form,
-        values: &values,
-        findings: &findings,
-        supersedes: None,
-    };
-    write_feedback(&path, &input)
 }
 
 /// Files the files of submissions stored by a pass that stopped before
 /// filing them (their inbox copy is moved now, or found already moved);
 /// returns how many.
 ///
+/// Their missing feedback workbooks are written on `pool` and made durable
+/// as one batch (as a pass writes a chunk's), and only then are the
+/// submissions marked filed, in one transaction: a crash in between leaves
+/// them unfiled for the next pass, which finds the files in place.
+///
 /// # Errors
 /// [`Error::Database`], [`Error::Io`], or writing a feedback workbook.
-pub fn heal_unfiled(settings: &Settings, store: &Store) -> Result<usize, Error> {
-    let mut healed = 0;
+pub fn heal_unfiled(settings: &Settings, store: &Store, pool: &rayon::ThreadPool) -> Result<usize, Error> {
+    let mut healed = Vec::new();
     for submission in store.unfiled()? {
         let target = settings.paths.root.join(&submission.stored_path);
         let source = settings.paths.inbox.join(&submission.file_name);
         if target.exists() {
-            regenerate_feedback(settings, store, &submission)?;
-            store.mark_filed(submission.id)?;
-            healed += 1;
+            healed.push(submission);
         } else if source.exists() && sha256_of(&source).ok().as_deref() == Some(submission.sha256.as_str()) {
             file_away(settings, &source, &target)?;
-            regenerate_feedback(settings, store, &submission)?;
-            store.mark_filed(submission.id)?;
-            healed += 1;
+            healed.push(submission);
         }
         // Otherwise the file is found by its sha256 wherever it now sits in
         // the inbox, during the pass.
     }
-    Ok(healed)
+    let mut missing = Vec::new();
+    for submission in &healed {
+        missing.extend(StoredFeedback::missing(settings, store, submission)?);
+    }
+    let staged = Staged::default();
+    pool.install(|| {
+        missing
+            .par_iter()
+            .try_for_each(|feedback| stage_feedback(&staged, &feedback.path, &feedback.input(settings)))
+    })?;
+    pool.install(|| staged.commit())?;
+    store.in_transaction(|store| healed.iter().try_for_each(|submission| store.mark_filed(submission.id)))?;
+    Ok(healed.len())
 }

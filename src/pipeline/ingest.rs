@@ -358,7 +358,7 @@ impl<'a> Batch<'a> {
             ..IngestSummary::default()
         };
         if !options.dry_run {
-            summary.healed += heal_unfiled(settings, &store)?;
+            summary.healed += heal_unfiled(settings, &store, &pools.feedback)?;
         }
         Ok(Batch {
             settings,

@@ -529,6 +529,12 @@ fn a_crash_between_commit_and_filing_is_healed_on_the_next_pass() {
     for f in files_with_ext(&settings.paths.archive, "xlsx") {
         std::fs::remove_file(f).unwrap();
     }
+    // The crash came before the feedback was written, too.
+    let feedback = files_with_ext(&settings.paths.feedback, "xlsx");
+    assert_eq!(feedback.len(), 2);
+    for f in &feedback {
+        std::fs::remove_file(f).unwrap();
+    }
     let summary = ingest(&settings, &options()).unwrap();
     assert_eq!(summary.counts.duplicates, 0);
     assert_eq!(summary.healed, 2);
@@ -537,6 +543,26 @@ fn a_crash_between_commit_and_filing_is_healed_on_the_next_pass() {
     assert!(store.unfiled().unwrap().is_empty());
     assert!(files_with_ext(&settings.paths.inbox, "xlsx").is_empty());
     assert_eq!(files_with_ext(&settings.paths.archive, "xlsx").len(), 2);
+    // Written again, whole, under the same names, each naming its file.
+    assert_eq!(files_with_ext(&settings.paths.feedback, "xlsx"), feedback);
+    for submission in store.all_submissions().unwrap() {
+        use calamine::{open_workbook_auto, Reader};
+        let f = ws.join(submission.feedback_path.as_deref().unwrap());
+        assert!(feedback.contains(&f), "{}", f.display());
+        let mut book = open_workbook_auto(&f).unwrap();
+        let sheet = book.worksheet_range("Ket qua").unwrap();
+        let named = sheet
+            .rows()
+            .any(|row| row.iter().any(|c| c.to_string() == submission.file_name));
+        assert!(named, "{} names {}", f.display(), submission.file_name);
+    }
+    assert!(
+        !std::fs::read_dir(&settings.paths.feedback)
+            .unwrap()
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().contains(".tmp")),
+        "no temporary left"
+    );
 }
 
 /// Copies a synthetic workspace's configuration, register and inbox.
