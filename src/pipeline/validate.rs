@@ -24,7 +24,9 @@ use crate::domain::{
     Form, Level, Line, LineKind, Period, Register, ReportingCalendar, RuleKind, Severity, TerritoryMapping, Unit,
 };
 use crate::findings::Finding;
-use crate::pipeline::extract::{RawLine, RawReturn, LABEL_PERIOD, LABEL_UNIT_CODE, LABEL_UNIT_NAME, LABEL_VERSION};
+use crate::pipeline::extract::{
+    Field, RawLine, RawReturn, LABEL_PERIOD, LABEL_UNIT_CODE, LABEL_UNIT_NAME, LABEL_VERSION,
+};
 use crate::pipeline::read::format_number;
 use crate::store::Status;
 
@@ -454,16 +456,7 @@ fn check_identity<'a>(raw: &RawReturn, ctx: &Context<'a>, findings: &mut Vec<Fin
                 );
                 None
             }
-            Some(code) => check_unit(
-                code,
-                &field.cell,
-                &field.read,
-                period,
-                ctx,
-                (rule, severity),
-                raw,
-                findings,
-            ),
+            Some(code) => check_unit(code, field, period, ctx, (rule, severity), raw, findings),
         },
     };
 
@@ -474,17 +467,18 @@ fn check_identity<'a>(raw: &RawReturn, ctx: &Context<'a>, findings: &mut Vec<Fin
     })
 }
 
-#[allow(clippy::too_many_arguments)]
+/// The unit the return's unit code names (`extracted`, the code read from
+/// `field`), checked against the register for the period's end.
 fn check_unit<'a>(
     extracted: &str,
-    cell: &str,
-    read: &str,
+    field: &Field<String>,
     period: Option<Period>,
     ctx: &Context<'a>,
     (rule, severity): (u32, Severity),
     raw: &RawReturn,
     findings: &mut Vec<Finding>,
 ) -> Option<&'a Unit> {
+    let (cell, read) = (field.cell.as_str(), field.read.as_str());
     let register = ctx.register;
     let province = ctx.province;
     let finding = |vi: String, en: String| {
