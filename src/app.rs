@@ -3,12 +3,14 @@
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
 use crate::cli::{Cli, Command, LogFormat};
 use crate::config::{self, Settings, CONFIG_FILE, DEFAULT_CONFIG};
 use crate::domain::{Form, Period, Unit};
 use crate::error::Error;
 use crate::pipeline::check::check_path;
+use crate::pipeline::discover::discover;
 use crate::pipeline::ingest::{ingest, IngestOptions, IngestSummary};
 use crate::store::{Status, Store};
 use crate::template::{self, blank_spec, return_file_name};
@@ -388,9 +390,26 @@ fn print_ingest(summary: &IngestSummary, dry_run: bool) {
     );
 }
 
-fn check_command(settings: &Settings, files: &[PathBuf], json: bool) -> Result<Outcome, Error> {
+/// The files to check: a folder stands for the spreadsheets in it and its
+/// subfolders, by path (what `ingest` would take from it as an inbox).
+fn files_to_check(paths: &[PathBuf]) -> Result<Vec<PathBuf>, Error> {
+    let mut files = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            let mut found = discover(path, Duration::ZERO, SystemTime::now())?.ready;
+            found.sort_by(|a, b| a.relative.cmp(&b.relative));
+            files.extend(found.into_iter().map(|candidate| candidate.path));
+        } else {
+            files.push(path.clone());
+        }
+    }
+    Ok(files)
+}
+
+fn check_command(settings: &Settings, paths: &[PathBuf], json: bool) -> Result<Outcome, Error> {
     use rayon::prelude::*;
 
+    let files = files_to_check(paths)?;
     let today = chrono::Local::now().date_naive();
     let database = &settings.paths.database;
     let with_history = database.exists();

@@ -70,7 +70,7 @@ pub enum Command {
     },
     /// Check files against every rule without storing anything.
     Check {
-        /// The returns to check.
+        /// The returns to check (a folder: every spreadsheet in it and its subfolders).
         #[arg(required = true)]
         files: Vec<PathBuf>,
         /// Print findings as JSON (for other tools).

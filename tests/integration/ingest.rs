@@ -885,3 +885,30 @@ fn check_and_ingest_give_the_same_findings_for_every_file_of_a_faulty_corpus() {
         "the planted faults show: {with_findings} files with findings"
     );
 }
+
+#[test]
+fn check_on_a_folder_checks_every_spreadsheet_in_it_as_when_the_files_are_named() {
+    let dir = temp_dir();
+    let ws = synth_workspace(dir.path(), 2, 3, 2, 31);
+    let inbox = ws.join("inbox");
+    std::fs::write(inbox.join("ghi chu.txt"), "không phải báo cáo").unwrap();
+    let ws_text = ws.to_string_lossy().into_owned();
+    let mut files: Vec<String> = files_with_ext(&inbox, "xlsx")
+        .iter()
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    assert_eq!(files.len(), 6);
+    let named = {
+        let mut args = vec!["--workspace", ws_text.as_str(), "check", "--json"];
+        args.extend(files.iter().map(String::as_str));
+        baocao(&args)
+    };
+    let folder = baocao(&["--workspace", &ws_text, "check", "--json", &inbox.to_string_lossy()]);
+    assert_eq!(folder.status.code(), named.status.code());
+    assert_eq!(named.status.code(), Some(1), "two planted faults");
+    let by_named: serde_json::Value = serde_json::from_slice(&named.stdout).unwrap();
+    let by_folder: serde_json::Value = serde_json::from_slice(&folder.stdout).unwrap();
+    assert_eq!(by_folder.as_array().unwrap().len(), 6, "the text file is not a return");
+    assert_eq!(by_folder, by_named);
+}
