@@ -88,6 +88,23 @@ pub struct Staged {
 }
 
 impl Staged {
+    /// Writes one file per item on `pool` (`write` stages it) and commits
+    /// the batch there: all durable when this returns. On the first error
+    /// nothing more is written and the batch's temporaries are removed.
+    ///
+    /// # Errors
+    /// The first error of `write`, or of [`Staged::commit`].
+    pub fn write_all<T: Sync>(
+        pool: &rayon::ThreadPool,
+        items: &[T],
+        write: impl Fn(&Staged, &T) -> Result<(), Error> + Sync,
+    ) -> Result<(), Error> {
+        use rayon::prelude::*;
+        let staged = Staged::default();
+        pool.install(|| items.par_iter().try_for_each(|item| write(&staged, item)))?;
+        pool.install(|| staged.commit())
+    }
+
     /// Writes `bytes` under `path`'s temporary name (the folder is created
     /// when missing); nothing is under `path` until [`Staged::commit`].
     ///

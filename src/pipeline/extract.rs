@@ -487,16 +487,17 @@ fn same_cell_value(text: &str, key: &str, loose: bool) -> Option<String> {
             return Some(right.trim().to_string());
         }
     }
-    if loose {
-        // The text's first words, as many as the label has, with more after
-        // them (sliced, not joined: the key folds white space anyway).
-        let label_words = key.split_whitespace().count();
-        let ends = text
+    let label_words = key.split_whitespace().count();
+    if loose && label_words > 0 {
+        // The end of the text's first words, as many as the label has
+        // (sliced, not joined: the key folds white space anyway).
+        let end = text
             .split_whitespace()
+            .nth(label_words - 1)
             .map(|word| word.as_ptr() as usize - text.as_ptr() as usize + word.len());
-        if let Some(end) = ends.take(label_words.max(1)).last() {
+        if let Some(end) = end {
             let rest = &text[end..];
-            if label_words > 0 && !rest.trim().is_empty() && is_label(&text[..end], key) {
+            if !rest.trim().is_empty() && is_label(&text[..end], key) {
                 return Some(rest.split_whitespace().collect::<Vec<_>>().join(" "));
             }
         }

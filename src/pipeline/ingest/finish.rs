@@ -3,8 +3,6 @@
 //! leave the inbox, and the store records where each went. Only files whose
 //! transaction has committed get here.
 
-use rayon::prelude::*;
-
 use super::{iso, now_iso, FileOutcome, Filed, InHand, Stored};
 use crate::atomic::Staged;
 use crate::config::Settings;
@@ -26,17 +24,7 @@ pub(super) fn finish_chunk(
     pool: &rayon::ThreadPool,
     stored: Vec<InHand<Stored>>,
 ) -> Result<Vec<InHand<Filed>>, Error> {
-    let staged = Staged::default();
-    let written: Vec<Result<(), Error>> = pool.install(|| {
-        stored
-            .par_iter()
-            .map(|item| write_feedbacks(settings, item, &staged))
-            .collect()
-    });
-    for result in written {
-        result?;
-    }
-    pool.install(|| staged.commit())?;
+    Staged::write_all(pool, &stored, |staged, item| write_feedbacks(settings, item, staged))?;
     for item in &stored {
         copy_beside(item)?;
     }
