@@ -169,9 +169,11 @@ fn with_label_key<T>(text: &str, f: impl FnOnce(&str) -> T) -> T {
     // Every return repeats the same labels and indicator texts, and finding
     // a label compares every text cell of a sheet: normalising them is most
     // of the cost of extraction, so each thread remembers the keys it made.
+    // (foldhash: these keys are the sheet's own texts, not an attacker's,
+    // and SipHash over every text cell was a visible part of extraction.)
+    type Keys = std::collections::HashMap<String, String, foldhash::fast::FixedState>;
     thread_local! {
-        static KEYS: std::cell::RefCell<std::collections::HashMap<String, String>> =
-            std::cell::RefCell::new(std::collections::HashMap::new());
+        static KEYS: std::cell::RefCell<Keys> = std::cell::RefCell::new(Keys::default());
     }
     KEYS.with(|keys| {
         let mut keys = keys.borrow_mut();
@@ -544,14 +546,15 @@ fn find_table_header(sheet: &Sheet) -> Option<TableColumns> {
         let mut ytd_col = None;
         for (col, cell) in sheet.row(row) {
             let Some(text) = text_of(&cell.value) else { continue };
-            let key = label_key(text);
-            if key == code_key && code_col.is_none() {
-                code_col = Some(col);
-            } else if key == this_key && this_col.is_none() {
-                this_col = Some(col);
-            } else if key == ytd_key && ytd_col.is_none() {
-                ytd_col = Some(col);
-            }
+            with_label_key(text, |key| {
+                if key == code_key && code_col.is_none() {
+                    code_col = Some(col);
+                } else if key == this_key && this_col.is_none() {
+                    this_col = Some(col);
+                } else if key == ytd_key && ytd_col.is_none() {
+                    ytd_col = Some(col);
+                }
+            });
         }
         if let (Some(code_col), Some(this_col)) = (code_col, this_col) {
             return Some(TableColumns {
@@ -633,14 +636,11 @@ pub fn flag_of(value: &CellValue) -> Option<bool> {
         CellValue::Number(x) if *x == 1.0 => Some(true),
         CellValue::Number(x) if *x == 0.0 => Some(false),
         CellValue::Bool(b) => Some(*b),
-        CellValue::Text(t) => {
-            let key = label_key(t);
-            match key.as_str() {
-                "" | "0" | "không" | "khong" => Some(false),
-                "x" | "1" | "có" | "co" | "✓" | "✔" => Some(true),
-                _ => None,
-            }
-        }
+        CellValue::Text(t) => with_label_key(t, |key| match key {
+            "" | "0" | "không" | "khong" => Some(false),
+            "x" | "1" | "có" | "co" | "✓" | "✔" => Some(true),
+            _ => None,
+        }),
         _ => None,
     }
 }

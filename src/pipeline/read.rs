@@ -963,19 +963,39 @@ fn from_data(value: &Data) -> CellValue {
 
 /// "E17" from a 0-based row and column.
 pub fn a1(row: u32, col: u32) -> String {
-    format!("{}{}", column_letters(col), u64::from(row) + 1)
+    let mut out = String::with_capacity(8);
+    push_column_letters(&mut out, col);
+    // A row number has at most 10 digits.
+    let mut digits = [0u8; 10];
+    let mut n = u64::from(row) + 1;
+    let mut start = digits.len();
+    while n > 0 {
+        start -= 1;
+        digits[start] = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
+    out.extend(digits[start..].iter().map(|&d| char::from(d)));
+    out
 }
 
 /// "A", "B", …, "Z", "AA", … from a 0-based column.
 pub fn column_letters(col: u32) -> String {
+    let mut out = String::with_capacity(3);
+    push_column_letters(&mut out, col);
+    out
+}
+
+fn push_column_letters(out: &mut String, col: u32) {
+    // At most 7 letters for a u32 column.
+    let mut letters = [0u8; 7];
     let mut n = u64::from(col) + 1;
-    let mut out = Vec::new();
+    let mut start = letters.len();
     while n > 0 {
-        let rem = ((n - 1) % 26) as u8;
-        out.push(char::from(b'A' + rem));
+        start -= 1;
+        letters[start] = b'A' + ((n - 1) % 26) as u8;
         n = (n - 1) / 26;
     }
-    out.iter().rev().collect()
+    out.extend(letters[start..].iter().map(|&l| char::from(l)));
 }
 
 mod contain;

@@ -14,7 +14,7 @@
 mod numbers;
 mod rules;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 
 use chrono::NaiveDate;
@@ -699,7 +699,9 @@ struct Checker<'a> {
     unit: &'a Unit,
     period: Period,
     end: NaiveDate,
-    cells: BTreeMap<&'a str, LineCells<'a>>,
+    /// The form's lines found in the table, by code (every rule looks its
+    /// lines up here; hashed, as the lookups were a visible part of checking).
+    cells: HashMap<&'a str, LineCells<'a>, foldhash::fast::FixedState>,
     /// The unit's stored months the rules across periods read.
     history: BTreeMap<Period, &'a BTreeMap<String, HistoryValue>>,
     findings: Vec<Finding>,
@@ -718,7 +720,7 @@ fn vi_number(x: f64) -> String {
 impl<'a> Checker<'a> {
     fn new(raw: &'a RawReturn, ctx: &'a Context<'a>, identity: Identity<'a>) -> Checker<'a> {
         let form = identity.form;
-        let mut cells = BTreeMap::new();
+        let mut cells = HashMap::with_capacity_and_hasher(raw.lines.len(), foldhash::fast::FixedState::default());
         for raw_line in &raw.lines {
             let Some(line) = form.line(&raw_line.code) else {
                 continue;

@@ -354,6 +354,9 @@ impl Store {
     }
 
     fn configure(&mut self) -> Result<(), Error> {
+        // Room for the multi-row inserts of every size a return needs
+        // (see `insert_rows`) besides the other statements.
+        self.conn.set_prepared_statement_cache_capacity(128);
         self.conn
             .execute_batch(
                 "PRAGMA journal_mode = WAL;
@@ -879,19 +882,32 @@ fn insert_submission(tx: &Transaction<'_>, new: &NewSubmission) -> rusqlite::Res
     ])?;
     let id = tx.last_insert_rowid();
     {
-        let mut stmt = tx.prepare_cached(
-            "INSERT INTO submission_values (submission_id, line_code, value, ytd, cell) VALUES (?1, ?2, ?3, ?4, ?5)",
+        insert_rows(
+            tx,
+            "INSERT INTO submission_values (submission_id, line_code, value, ytd, cell) VALUES ",
+            5,
+            new.values,
+            |stmt, at, v| {
+                stmt.raw_bind_parameter(at + 1, id)?;
+                stmt.raw_bind_parameter(at + 2, &v.line)?;
+                stmt.raw_bind_parameter(at + 3, v.value)?;
+                stmt.raw_bind_parameter(at + 4, v.ytd)?;
+                stmt.raw_bind_parameter(at + 5, &v.cell)
+            },
         )?;
-        for v in new.values {
-            stmt.execute(params![id, v.line, v.value, v.ytd, v.cell])?;
-        }
-        let mut stmt = tx.prepare_cached(
-            "INSERT OR REPLACE INTO commune_flags (submission_id, commune_code, commune_name, flag, value)
-             VALUES (?1, ?2, ?3, ?4, ?5)",
+        insert_rows(
+            tx,
+            "INSERT OR REPLACE INTO commune_flags (submission_id, commune_code, commune_name, flag, value) VALUES ",
+            5,
+            new.flags,
+            |stmt, at, f| {
+                stmt.raw_bind_parameter(at + 1, id)?;
+                stmt.raw_bind_parameter(at + 2, &f.commune)?;
+                stmt.raw_bind_parameter(at + 3, &f.commune_name)?;
+                stmt.raw_bind_parameter(at + 4, &f.flag)?;
+                stmt.raw_bind_parameter(at + 5, i64::from(f.value))
+            },
         )?;
-        for f in new.flags {
-            stmt.execute(params![id, f.commune, f.commune_name, f.flag, i64::from(f.value)])?;
-        }
         let mut stmt = tx.prepare_cached(
             "INSERT INTO findings (submission_id, rule, severity, sheet, cell, line_code, line_label, value, expected,
              message_vi, message_en) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
@@ -929,6 +945,34 @@ fn insert_submission(tx: &Transaction<'_>, new: &NewSubmission) -> rusqlite::Res
         }
     }
     Ok(Recorded { id, superseded })
+}
+
+/// Rows a statement inserts at once. A return has about 130 value and
+/// flag rows; one statement per row spent most of storing's time preparing
+/// and stepping statements rather than writing rows.
+const ROWS_PER_INSERT: usize = 64;
+
+/// Inserts `rows` with `head` ("INSERT INTO t (a, b) VALUES ") followed by
+/// up to [`ROWS_PER_INSERT`] groups of `columns` parameters; `bind` binds
+/// one row's parameters after the `at` already bound (1-based: `at + 1` is
+/// its first). The rows go in the order given, as one statement per row did.
+fn insert_rows<T>(
+    tx: &Transaction<'_>,
+    head: &str,
+    columns: usize,
+    rows: &[T],
+    bind: impl Fn(&mut rusqlite::Statement<'_>, usize, &T) -> rusqlite::Result<()>,
+) -> rusqlite::Result<()> {
+    for batch in rows.chunks(ROWS_PER_INSERT) {
+        let group = format!("({})", vec!["?"; columns].join(", "));
+        let sql = format!("{head}{}", vec![group; batch.len()].join(", "));
+        let mut stmt = tx.prepare_cached(&sql)?;
+        for (i, row) in batch.iter().enumerate() {
+            bind(&mut stmt, i * columns, row)?;
+        }
+        stmt.raw_execute()?;
+    }
+    Ok(())
 }
 
 fn db_error(path: &Path, e: rusqlite::Error) -> Error {
@@ -1003,6 +1047,55 @@ mod tests {
             .conn
             .query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))
             .unwrap()
+    }
+
+    #[test]
+    fn every_value_and_flag_row_is_stored_whatever_the_number_of_rows_per_statement() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("b.db")).unwrap();
+        for (i, n) in [0usize, 1, 63, 64, 65, 128, 129, 200].into_iter().enumerate() {
+            let sha = format!("sha{i}");
+            let mut owned = owned(&sha, None);
+            owned.values = (0..n)
+                .map(|k| StoredValue {
+                    line: format!("L{k:03}"),
+                    value: (k % 3 != 0).then_some(k as f64 + 0.125),
+                    ytd: (k % 5 == 0).then_some(k as f64 * 2.0),
+                    cell: (k % 7 != 0).then(|| format!("E{}", k + 10)),
+                })
+                .collect();
+            let mut flags: Vec<StoredFlag> = (0..n)
+                .map(|k| StoredFlag {
+                    commune: format!("{:05}", k / 4),
+                    commune_name: format!("Xã {}", k / 4),
+                    flag: format!("f{}", k % 4),
+                    value: k % 2 == 0,
+                })
+                .collect();
+            // The same commune and flag twice: the later row stands, as when
+            // each row had its own statement.
+            if let Some(first) = flags.first().cloned() {
+                flags.push(StoredFlag {
+                    value: !first.value,
+                    ..first
+                });
+            }
+            let mut new = june(&owned, &sha, Status::Rejected);
+            new.flags = &flags;
+            let recorded = store.record_submission(&new).unwrap();
+
+            let values = store.values_of(recorded.id).unwrap();
+            assert_eq!(values.len(), n, "{n} values");
+            for v in &owned.values {
+                assert_eq!(values.get(&v.line), Some(v), "{n} values");
+            }
+            let mut expected: BTreeMap<(String, String), StoredFlag> = BTreeMap::new();
+            for f in &flags {
+                expected.insert((f.commune.clone(), f.flag.clone()), f.clone());
+            }
+            let stored = store.flags_of(recorded.id).unwrap();
+            assert_eq!(stored, expected.into_values().collect::<Vec<_>>(), "{n} flags");
+        }
     }
 
     #[test]

@@ -165,6 +165,25 @@ fn a_stray_cell_at_xfd1048576_stays_sparse_and_quick() {
 }
 
 #[test]
+fn a1_addresses_agree_with_rust_xlsxwriter_for_every_column_and_rows_far_apart() {
+    use rust_xlsxwriter::utility::row_col_to_cell;
+    for col in 0..16_384u16 {
+        for row in [0u32, 8, 9, 99, 1_234, 1_048_575] {
+            assert_eq!(
+                a1(row, u32::from(col)),
+                row_col_to_cell(row, col),
+                "row {row}, column {col}"
+            );
+        }
+        assert_eq!(
+            column_letters(u32::from(col)),
+            row_col_to_cell(0, col).trim_end_matches('1')
+        );
+    }
+    assert_eq!(a1(u32::MAX, 0), "A4294967296");
+}
+
+#[test]
 fn too_many_cells_in_a_sheet_is_too_large() {
     let bytes = xlsx_bytes(|sheet| {
         for row in 0..50 {
