@@ -516,6 +516,7 @@ def write_results(path: Path, bench: Bench, scales: list[Scale], started: dt.dat
         cpu_of = dict(cpu)
         cpu_of.update({("ingest", n): v for n, v in ingest_cpu.items()})
         lines += targets(scale, bench, med, ingest_med, peak, cpu_of)
+    lines += profile_section(args.root)
     lines += [
         "",
         "## How to run",
@@ -527,6 +528,16 @@ def write_results(path: Path, bench: Bench, scales: list[Scale], started: dt.dat
         "",
     ]
     path.write_text("\n".join(lines), encoding="utf-8")
+
+
+def profile_section(root: Path) -> list[str]:
+    """Where the time goes: `bench/PROFILE.md`, written by hand from a
+    profile (it names its date and build), quoted as it stands."""
+    path = root / "bench" / "PROFILE.md"
+    if not path.exists():
+        return []
+    text = path.read_text(encoding="utf-8").strip()
+    return ["", "## Where the time goes (`bench/PROFILE.md`, written by hand from a profile)", "", text]
 
 
 def targets(scale: Scale, bench: Bench, med: dict, ingest_med: dict, peak: dict, cpu: dict) -> list[str]:
