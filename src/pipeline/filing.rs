@@ -9,8 +9,6 @@ use std::path::{Path, PathBuf};
 
 use chrono::Local;
 
-use rayon::prelude::*;
-
 use crate::atomic::Staged;
 use crate::config::Settings;
 use crate::error::Error;
@@ -244,17 +242,16 @@ pub fn heal_unfiled(settings: &Settings, store: &Store, pool: &rayon::ThreadPool
         // Otherwise the file is found by its sha256 wherever it now sits in
         // the inbox, during the pass.
     }
+    if healed.is_empty() {
+        return Ok(0);
+    }
     let mut missing = Vec::new();
     for submission in &healed {
         missing.extend(StoredFeedback::missing(settings, store, submission)?);
     }
-    let staged = Staged::default();
-    pool.install(|| {
-        missing
-            .par_iter()
-            .try_for_each(|feedback| stage_feedback(&staged, &feedback.path, &feedback.input(settings)))
+    Staged::write_all(pool, &missing, |staged, feedback| {
+        stage_feedback(staged, &feedback.path, &feedback.input(settings))
     })?;
-    pool.install(|| staged.commit())?;
     store.in_transaction(|store| healed.iter().try_for_each(|submission| store.mark_filed(submission.id)))?;
     Ok(healed.len())
 }
