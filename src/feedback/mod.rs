@@ -4,10 +4,14 @@
 //! own copy. Rows of the values sheet that carry a finding are highlighted
 //! and each finding links to its row.
 
-use std::collections::BTreeMap;
+#[cfg(test)]
+mod reference;
+mod xlsx;
+
+use std::collections::HashMap;
 use std::path::Path;
 
-use rust_xlsxwriter::{Color, Format, FormatAlign, FormatBorder, Url, Workbook, Worksheet, XlsxError};
+use xlsx::{Sheet, Style};
 
 use crate::atomic::{write_atomically, Content, Staged};
 use crate::domain::{Form, Severity};
@@ -54,12 +58,11 @@ pub fn stage_feedback(staged: &Staged, path: &Path, input: &FeedbackInput<'_>) -
 }
 
 fn feedback_bytes(path: &Path, input: &FeedbackInput<'_>) -> Result<Vec<u8>, Error> {
-    let wrap = |e: XlsxError| Error::Workbook {
+    let created = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    xlsx::package([summary_sheet(input), values_sheet(input)], &created).map_err(|e| Error::Workbook {
         path: path.to_path_buf(),
         message: e.to_string(),
-    };
-    let mut workbook = build(input).map_err(wrap)?;
-    workbook.save_to_buffer().map_err(wrap)
+    })
 }
 
 /// The verdict in one Vietnamese sentence.
@@ -82,87 +85,60 @@ pub fn verdict(input: &FeedbackInput<'_>) -> String {
     }
 }
 
-fn build(input: &FeedbackInput<'_>) -> Result<Workbook, XlsxError> {
-    let base = Format::new().set_font_name("Times New Roman").set_font_size(12);
-    let bold = base.clone().set_bold();
-    let title = base.clone().set_bold().set_font_size(14);
-    let verdict_color = match input.status {
-        Status::Accepted => Color::RGB(0x1E7B34),
-        Status::Warnings => Color::RGB(0x9C6500),
-        Status::Rejected => Color::RGB(0xC00000),
+/// The first sheet: the verdict, what was received, and every finding.
+fn summary_sheet(input: &FeedbackInput<'_>) -> Sheet {
+    let mut sheet = Sheet::new();
+    sheet.row(0, None);
+    sheet.text(0, "PHẢN HỒI KẾT QUẢ KIỂM TRA BÁO CÁO", Style::Title);
+    sheet.row(1, None);
+    let verdict_style = match input.status {
+        Status::Accepted => Style::VerdictAccepted,
+        Status::Warnings => Style::VerdictWarnings,
+        Status::Rejected => Style::VerdictRejected,
     };
-    let verdict_format = base.clone().set_bold().set_font_size(13).set_font_color(verdict_color);
-    let header = base
-        .clone()
-        .set_bold()
-        .set_border(FormatBorder::Thin)
-        .set_text_wrap()
-        .set_align(FormatAlign::Center)
-        .set_background_color(Color::RGB(0xD9E1F2));
-    let cell = base
-        .clone()
-        .set_border(FormatBorder::Thin)
-        .set_text_wrap()
-        .set_align(FormatAlign::Top);
-    let error_cell = cell.clone().set_background_color(Color::RGB(0xFFC7CE));
-    let warning_cell = cell.clone().set_background_color(Color::RGB(0xFFEB9C));
-    let link = cell
-        .clone()
-        .set_font_color(Color::RGB(0x0563C1))
-        .set_underline(rust_xlsxwriter::FormatUnderline::Single);
-
-    let mut workbook = Workbook::new();
-    // One feedback per file, thousands in a large batch: light compression
-    // costs a few KB per file and saves most of the time spent writing them.
-    workbook.set_zip_compression_level(1);
-    let summary = workbook.add_worksheet();
-    summary.set_name("Ket qua")?;
-    summary.write_string_with_format(0, 0, "PHẢN HỒI KẾT QUẢ KIỂM TRA BÁO CÁO", &title)?;
-    summary.write_string_with_format(1, 0, verdict(input), &verdict_format)?;
+    sheet.text(0, &verdict(input), verdict_style);
     let mut row = 3;
+    let unknown = || "(không xác định được)".to_string();
     let unit = input
         .unit
         .map(|(code, name)| format!("{name} ({code})"))
-        .unwrap_or_else(|| "(không xác định được)".into());
-    let form = input
-        .form
-        .map(Form::label)
-        .unwrap_or_else(|| "(không xác định được)".into());
-    for (label, value) in [
+        .unwrap_or_else(unknown);
+    let form = input.form.map(Form::label).unwrap_or_else(unknown);
+    let mut facts = vec![
         ("Tệp:", input.file_name.to_string()),
         (
             "Thời điểm nhận:",
             crate::domain::local_time_text(input.received_at, input.timezone),
         ),
         ("Đơn vị:", unit),
-        (
-            "Kỳ báo cáo:",
-            input.period.clone().unwrap_or_else(|| "(không xác định được)".into()),
-        ),
+        ("Kỳ báo cáo:", input.period.clone().unwrap_or_else(unknown)),
         ("Biểu:", form),
         ("Kết quả:", input.status.vietnamese().to_string()),
-    ] {
-        summary.write_string_with_format(row, 0, label, &bold)?;
-        summary.write_string_with_format(row, 1, value, &base)?;
-        row += 1;
-    }
+    ];
     if let Some(old) = &input.supersedes {
-        summary.write_string_with_format(row, 0, "Thay thế:", &bold)?;
-        summary.write_string_with_format(row, 1, format!("báo cáo đã nhận trước đó ({old})"), &base)?;
+        facts.push(("Thay thế:", format!("báo cáo đã nhận trước đó ({old})")));
+    }
+    for (label, value) in facts {
+        sheet.row(row, None);
+        sheet.text(0, label, Style::Bold);
+        sheet.text(1, &value, Style::Base);
         row += 1;
     }
     row += 1;
 
-    // Row of each line on the values sheet, for links.
-    let mut value_rows: BTreeMap<&str, u32> = BTreeMap::new();
-    for (i, v) in input.values.iter().enumerate() {
-        value_rows.insert(v.line.as_str(), i as u32 + 2);
-    }
-
     if input.findings.is_empty() {
-        summary.write_string_with_format(row, 0, "Không có sai sót nào.", &base)?;
+        sheet.row(row, None);
+        sheet.text(0, "Không có sai sót nào.", Style::Base);
     } else {
-        let headers = [
+        // Row of each line on the values sheet (1-based), for links.
+        let value_rows: HashMap<&str, usize> = input
+            .values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (v.line.as_str(), i + 2))
+            .collect();
+        sheet.row(row, None);
+        for (col, header) in [
             "STT",
             "Mức độ",
             "Quy tắc",
@@ -173,66 +149,42 @@ fn build(input: &FeedbackInput<'_>) -> Result<Workbook, XlsxError> {
             "Giá trị đọc được",
             "Yêu cầu",
             "Nội dung",
-        ];
-        let mut rows = TableRows::default();
-        for (col, h) in headers.iter().enumerate() {
-            summary.write_string(row, col as u16, *h)?;
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            sheet.text(col as u16, header, Style::Header);
         }
-        rows.push(row, &header);
-        summary.set_freeze_panes(row + 1, 0)?;
+        sheet.freeze_rows(row + 1);
         row += 1;
-        let mut links = Vec::new();
         for (i, f) in input.findings.iter().enumerate() {
-            let fmt = if f.severity == Severity::Error {
-                &error_cell
+            let style = if f.severity == Severity::Error {
+                Style::ErrorCell
             } else {
-                &warning_cell
+                Style::WarningCell
             };
-            summary.write_number(row, 0, (i + 1) as f64)?;
-            summary.write_string(row, 1, f.severity.vietnamese())?;
-            summary.write_number(row, 2, f64::from(f.rule))?;
-            summary.write_string(row, 3, f.location.sheet.as_deref().unwrap_or(""))?;
-            summary.write_string(row, 4, f.location.cell.as_deref().unwrap_or(""))?;
-            let line = f.location.line.as_deref().unwrap_or("");
-            match value_rows.get(line) {
-                Some(target) => links.push((
-                    row,
-                    Url::new(format!("internal:'{VALUES_SHEET}'!A{target}")).set_text(line),
-                )),
-                None => {
-                    summary.write_string(row, 5, line)?;
-                }
-            }
-            summary.write_string(row, 6, f.location.line_label.as_deref().unwrap_or(""))?;
-            summary.write_string(row, 7, f.value.as_deref().unwrap_or(""))?;
-            summary.write_string(row, 8, f.expected.as_deref().unwrap_or(""))?;
-            summary.write_string(row, 9, &f.message_vi)?;
-            rows.push(row, fmt);
-            // Viewers do not grow rows for wrapped text written by a generator.
             let label = f.location.line_label.as_deref().unwrap_or("");
             let expected = f.expected.as_deref().unwrap_or("");
-            let lines = [
-                f.message_vi.chars().count() / 55,
-                label.chars().count() / 36,
-                expected.chars().count() / 26,
-            ]
-            .into_iter()
-            .max()
-            .unwrap_or(0)
-                + 1;
-            if lines > 1 {
-                summary.set_row_height(row, 15.0 * lines as f64)?;
+            sheet.row(row, row_height(&f.message_vi, label, expected));
+            sheet.number(0, (i + 1) as f64, style);
+            sheet.text(1, f.severity.vietnamese(), style);
+            sheet.number(2, f64::from(f.rule), style);
+            sheet.text(3, f.location.sheet.as_deref().unwrap_or(""), style);
+            sheet.text(4, f.location.cell.as_deref().unwrap_or(""), style);
+            let line = f.location.line.as_deref().unwrap_or("");
+            match value_rows.get(line) {
+                Some(target) => sheet.link(5, line, format!("'{VALUES_SHEET}'!A{target}"), Style::Link),
+                None => sheet.text(5, line, style),
             }
+            sheet.text(6, label, style);
+            sheet.text(7, f.value.as_deref().unwrap_or(""), style);
+            sheet.text(8, expected, style);
+            sheet.text(9, &f.message_vi, style);
             row += 1;
         }
-        rows.apply(summary, 9)?;
-        // The links to the values sheet keep their own look.
-        for (row, url) in links {
-            summary.write_url_with_format(row, 5, url, &link)?;
-        }
     }
-    for (col, width) in [
-        (0u16, 18.0),
+    sheet.widths(&[
+        (0, 18.0),
         (1, 12.0),
         (2, 8.0),
         (3, 10.0),
@@ -242,60 +194,32 @@ fn build(input: &FeedbackInput<'_>) -> Result<Workbook, XlsxError> {
         (7, 16.0),
         (8, 30.0),
         (9, 60.0),
-    ] {
-        summary.set_column_width(col, width)?;
-    }
-    summary.set_landscape();
-    summary.set_paper_size(9);
-    summary.set_print_fit_to_pages(1, 0);
-
-    let values = workbook.add_worksheet();
-    write_values(values, input, &header, &cell, &error_cell, &warning_cell)?;
-    Ok(workbook)
+    ]);
+    sheet
 }
 
-/// The format of each row of a table, given once its cells are written:
-/// a format is looked up (hashed whole) once per run of rows alike, not
-/// once per cell. Cells left empty in a row get the row's format as blanks.
-#[derive(Default)]
-struct TableRows<'f> {
-    rows: Vec<(u32, &'f Format)>,
+/// The height of a finding's row: viewers do not grow rows for wrapped text
+/// written by a generator, so it is estimated from the longest text for the
+/// width of its column.
+fn row_height(message: &str, label: &str, expected: &str) -> Option<f64> {
+    let lines = [
+        message.chars().count() / 55,
+        label.chars().count() / 36,
+        expected.chars().count() / 26,
+    ]
+    .into_iter()
+    .max()
+    .unwrap_or(0)
+        + 1;
+    (lines > 1).then_some(15.0 * lines as f64)
 }
 
-impl<'f> TableRows<'f> {
-    fn push(&mut self, row: u32, format: &'f Format) {
-        self.rows.push((row, format));
-    }
-
-    /// Formats columns `0..=last_col` of every row pushed.
-    fn apply(&self, sheet: &mut Worksheet, last_col: u16) -> Result<(), XlsxError> {
-        let mut start = 0;
-        while start < self.rows.len() {
-            let (first, format) = self.rows[start];
-            let mut end = start + 1;
-            while end < self.rows.len()
-                && self.rows[end].0 == self.rows[end - 1].0 + 1
-                && std::ptr::eq(self.rows[end].1, format)
-            {
-                end += 1;
-            }
-            sheet.set_range_format(first, 0, self.rows[end - 1].0, last_col, format)?;
-            start = end;
-        }
-        Ok(())
-    }
-}
-
-fn write_values(
-    sheet: &mut Worksheet,
-    input: &FeedbackInput<'_>,
-    header: &Format,
-    cell: &Format,
-    error_cell: &Format,
-    warning_cell: &Format,
-) -> Result<(), XlsxError> {
-    sheet.set_name(VALUES_SHEET)?;
-    let headers = [
+/// The second sheet: every value as read, the lines with a finding shaded
+/// and the findings' messages beside them.
+fn values_sheet(input: &FeedbackInput<'_>) -> Sheet {
+    let mut sheet = Sheet::new();
+    sheet.row(0, None);
+    for (col, header) in [
         "Mã số",
         "Chỉ tiêu",
         "Đơn vị tính",
@@ -303,13 +227,13 @@ fn write_values(
         "Kỳ này",
         "Lũy kế từ đầu năm",
         "Nhận xét",
-    ];
-    let mut rows = TableRows::default();
-    for (col, h) in headers.iter().enumerate() {
-        sheet.write_string(0, col as u16, *h)?;
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        sheet.text(col as u16, header, Style::Header);
     }
-    rows.push(0, header);
-    let mut worst: BTreeMap<&str, (Severity, Vec<String>)> = BTreeMap::new();
+    let mut worst: HashMap<&str, (Severity, Vec<String>)> = HashMap::new();
     for f in input.findings {
         if let Some(line) = f.location.line.as_deref() {
             let entry = worst.entry(line).or_insert((Severity::Warning, Vec::new()));
@@ -320,45 +244,39 @@ fn write_values(
         }
     }
     for (i, v) in input.values.iter().enumerate() {
-        let row = i as u32 + 1;
-        let (fmt, note) = match worst.get(v.line.as_str()) {
-            Some((Severity::Error, notes)) => (error_cell, notes.join("\n")),
-            Some((Severity::Warning, notes)) => (warning_cell, notes.join("\n")),
-            None => (cell, String::new()),
+        let (style, note) = match worst.get(v.line.as_str()) {
+            Some((Severity::Error, notes)) => (Style::ErrorCell, notes.join("\n")),
+            Some((Severity::Warning, notes)) => (Style::WarningCell, notes.join("\n")),
+            None => (Style::Cell, String::new()),
         };
         let line = input.form.and_then(|f| f.line(&v.line));
-        sheet.write_string(row, 0, &v.line)?;
-        sheet.write_string(row, 1, line.map(|l| l.label.as_str()).unwrap_or(""))?;
-        sheet.write_string(row, 2, line.map(|l| l.unit.as_str()).unwrap_or(""))?;
-        sheet.write_string(row, 3, v.cell.as_deref().unwrap_or(""))?;
+        sheet.row(i as u32 + 1, None);
+        sheet.text(0, &v.line, style);
+        sheet.text(1, line.map(|l| l.label.as_str()).unwrap_or(""), style);
+        sheet.text(2, line.map(|l| l.unit.as_str()).unwrap_or(""), style);
+        sheet.text(3, v.cell.as_deref().unwrap_or(""), style);
         match v.value {
-            Some(x) => sheet.write_number(row, 4, x)?,
-            None => sheet.write_string(row, 4, "(trống)")?,
-        };
-        // A blank year to date stays a blank cell, with the row's format.
-        if let Some(x) = v.ytd {
-            sheet.write_number(row, 5, x)?;
+            Some(x) => sheet.number(4, x, style),
+            None => sheet.text(4, "(trống)", style),
         }
-        sheet.write_string(row, 6, &note)?;
-        rows.push(row, fmt);
+        // A blank year to date stays a blank cell, with the row's style.
+        match v.ytd {
+            Some(x) => sheet.number(5, x, style),
+            None => sheet.blank(5, style),
+        }
+        sheet.text(6, &note, style);
     }
-    rows.apply(sheet, 6)?;
-    for (col, width) in [
-        (0u16, 9.0),
+    sheet.widths(&[
+        (0, 9.0),
         (1, 55.0),
         (2, 12.0),
         (3, 8.0),
         (4, 14.0),
         (5, 14.0),
         (6, 60.0),
-    ] {
-        sheet.set_column_width(col, width)?;
-    }
-    sheet.set_freeze_panes(1, 0)?;
-    sheet.set_paper_size(9);
-    sheet.set_landscape();
-    sheet.set_print_fit_to_pages(1, 0);
-    Ok(())
+    ]);
+    sheet.freeze_rows(1);
+    sheet
 }
 
 #[cfg(test)]

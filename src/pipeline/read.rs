@@ -964,7 +964,13 @@ fn from_data(value: &Data) -> CellValue {
 /// "E17" from a 0-based row and column.
 pub fn a1(row: u32, col: u32) -> String {
     let mut out = String::with_capacity(8);
-    push_column_letters(&mut out, col);
+    push_a1(&mut out, row, col);
+    out
+}
+
+/// Appends "E17" for a 0-based row and column to `out`.
+pub fn push_a1(out: &mut String, row: u32, col: u32) {
+    push_column_letters(out, col);
     // A row number has at most 10 digits.
     let mut digits = [0u8; 10];
     let mut n = u64::from(row) + 1;
@@ -975,7 +981,6 @@ pub fn a1(row: u32, col: u32) -> String {
         n /= 10;
     }
     out.extend(digits[start..].iter().map(|&d| char::from(d)));
-    out
 }
 
 /// "A", "B", …, "Z", "AA", … from a 0-based column.

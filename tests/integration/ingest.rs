@@ -912,3 +912,39 @@ fn check_on_a_folder_checks_every_spreadsheet_in_it_as_when_the_files_are_named(
     assert_eq!(by_folder.as_array().unwrap().len(), 6, "the text file is not a return");
     assert_eq!(by_folder, by_named);
 }
+
+#[test]
+fn libreoffice_reads_every_cell_of_a_feedback_workbook_as_baocao_wrote_it() {
+    let Some(soffice) = crate::report::soffice() else {
+        return;
+    };
+    let dir = temp_dir();
+    let ws = synth_workspace(dir.path(), 2, 3, 4, 77);
+    ingest(&settings(&ws), &options()).unwrap();
+    let feedback = files_with_ext(&ws.join("feedback"), "xlsx");
+    assert_eq!(feedback.len(), 6);
+    // A rejected file's feedback: a findings table with links, shaded rows.
+    let rejected: Vec<&PathBuf> = feedback
+        .iter()
+        .filter(|f| workbook_cells(f).values().any(|t| t.starts_with("BÁO CÁO BỊ TỪ CHỐI")))
+        .collect();
+    assert!(!rejected.is_empty(), "a planted fault rejects a file");
+    let out = dir.path().join("lo");
+    let profile = format!(
+        "-env:UserInstallation=file://{}",
+        dir.path().join("lo-profile").display()
+    );
+    for path in [rejected[0], feedback.iter().find(|f| !rejected.contains(f)).unwrap()] {
+        let status = std::process::Command::new(soffice)
+            .args([&profile, "--headless", "--convert-to", "ods", "--outdir"])
+            .arg(&out)
+            .arg(path)
+            .output()
+            .unwrap();
+        assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+        let converted = out.join(path.with_extension("ods").file_name().unwrap());
+        let written = workbook_cells(path);
+        assert!(written.len() > 5 * 70, "{}: the values sheet is there", path.display());
+        assert_eq!(workbook_cells(&converted), written, "{}", path.display());
+    }
+}
