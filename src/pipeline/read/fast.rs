@@ -20,6 +20,8 @@ use calamine::{DataRef, ExcelDateTime, ExcelDateTimeType};
 use quick_xml::events::{BytesRef, BytesStart, Event};
 use quick_xml::Reader;
 
+mod scan;
+
 use super::{
     from_data_ref, has_table_header, Cap, Cell, CellValue, Merge, ReadLimits, ReadProblem, Sheet, TableHeader,
 };
@@ -510,11 +512,93 @@ impl Name {
 }
 
 fn worksheet(name: &str, xml: &[u8], book: &Book, limits: &ReadLimits, tables: TableHeader) -> Result<Sheet, Stop> {
+    // The plain layout nearly every file has is scanned directly; anything
+    // else is read event by event.
+    let (cells, merged) = match scanned(xml, book, limits) {
+        Err(Stop::Unsure) => worksheet_events(xml, book, limits)?,
+        read => read?,
+    };
+    let mut sheet = Sheet {
+        name: name.to_string(),
+        cells: cells.into_iter().collect(),
+        merged: Vec::new(),
+    };
+    // As on the calamine path, merged areas are kept on the sheets that
+    // carry the return's table.
+    if has_table_header(&sheet, tables) {
+        sheet.merged = merged;
+    }
+    Ok(sheet)
+}
+
+#[cfg(not(test))]
+fn scanned(xml: &[u8], book: &Book, limits: &ReadLimits) -> Result<SheetParts, Stop> {
+    scan::worksheet(xml, book, limits)
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Tests: read every worksheet event by event (this thread only).
+    pub(super) static EVENTS_ONLY: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// Tests: how many worksheets the scanner read (this thread only).
+    pub(super) static SCANNED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+#[cfg(test)]
+fn scanned(xml: &[u8], book: &Book, limits: &ReadLimits) -> Result<SheetParts, Stop> {
+    if EVENTS_ONLY.with(std::cell::Cell::get) {
+        return Err(Stop::Unsure);
+    }
+    let read = scan::worksheet(xml, book, limits);
+    if read.is_ok() {
+        SCANNED.with(|n| n.set(n.get() + 1));
+    }
+    read
+}
+
+/// The cells of a worksheet in the order they come, and its merged areas.
+type SheetParts = (Vec<((u32, u32), Cell)>, Vec<Merge>);
+
+/// Gathers a sheet's cells: in row order (cells come in row order in every
+/// file seen; a file whose cells come out of order, or twice, is
+/// calamine's to read), the empty ones left out, within the cap.
+struct Cells<'l> {
+    cells: Vec<((u32, u32), Cell)>,
+    limits: &'l ReadLimits,
+}
+
+impl<'l> Cells<'l> {
+    fn new(limits: &'l ReadLimits) -> Self {
+        Cells {
+            cells: Vec::new(),
+            limits,
+        }
+    }
+
+    fn push(&mut self, pos: (u32, u32), value: CellValue, formula: Option<String>) -> Result<(), Stop> {
+        let formula = formula.filter(|f| !f.trim().is_empty());
+        if value.is_empty() && formula.is_none() {
+            return Ok(());
+        }
+        if self.cells.len() as u64 >= self.limits.max_sheet_cells {
+            return Err(Stop::Problem(ReadProblem::TooLarge {
+                cap: Cap::SheetCells,
+                limit: self.limits.max_sheet_cells,
+                found: self.cells.len() as u64 + 1,
+            }));
+        }
+        if self.cells.last().is_some_and(|(last, _)| *last >= pos) {
+            return Err(Stop::Unsure);
+        }
+        self.cells.push((pos, Cell { value, formula }));
+        Ok(())
+    }
+}
+
+/// A worksheet read event by event.
+fn worksheet_events(xml: &[u8], book: &Book, limits: &ReadLimits) -> Result<SheetParts, Stop> {
     let mut reader = reader(xml);
-    // Cells come in row order in every file seen; they are gathered in a
-    // vector and the map is built at once (a file whose cells come out of
-    // order, or twice, is calamine's to read).
-    let mut cells: Vec<((u32, u32), Cell)> = Vec::new();
+    let mut cells = Cells::new(limits);
     let mut merged = Vec::new();
     let mut shared: Vec<Option<SharedFormula>> = Vec::new();
     let mut row_index: u32 = 0;
@@ -574,20 +658,7 @@ fn worksheet(name: &str, xml: &[u8], book: &Book, limits: &ReadLimits, tables: T
                     book,
                     &mut shared,
                 )?;
-                let formula = formula.filter(|f| !f.trim().is_empty());
-                if !value.is_empty() || formula.is_some() {
-                    if cells.len() as u64 >= limits.max_sheet_cells {
-                        return Err(Stop::Problem(ReadProblem::TooLarge {
-                            cap: Cap::SheetCells,
-                            limit: limits.max_sheet_cells,
-                            found: cells.len() as u64 + 1,
-                        }));
-                    }
-                    if cells.last().is_some_and(|(last, _)| *last >= pos) {
-                        return Err(Stop::Unsure);
-                    }
-                    cells.push((pos, Cell { value, formula }));
-                }
+                cells.push(pos, value, formula)?;
                 col_index = col_index.checked_add(1).ok_or(Stop::Unsure)?;
             }
             (Event::Start(e), Name::MergeCell) => {
@@ -602,17 +673,7 @@ fn worksheet(name: &str, xml: &[u8], book: &Book, limits: &ReadLimits, tables: T
     if !saw_data {
         return Err(Stop::Unsure);
     }
-    let mut sheet = Sheet {
-        name: name.to_string(),
-        cells: cells.into_iter().collect(),
-        merged: Vec::new(),
-    };
-    // As on the calamine path, merged areas are kept on the sheets that
-    // carry the return's table.
-    if has_table_header(&sheet, tables) {
-        sheet.merged = merged;
-    }
-    Ok(sheet)
+    Ok((cells.cells, merged))
 }
 
 /// Reads one `<c>` element after its start tag: its value and formula.
@@ -669,17 +730,44 @@ fn read_formula(
     shared: &mut Vec<Option<SharedFormula>>,
 ) -> Result<Option<String>, Stop> {
     let text = element_text(reader, f)?;
-    if attr(f, "t")?.as_deref() != Some("shared") {
+    let attributes = FormulaAttributes {
+        shared: attr(f, "t")?.as_deref() == Some("shared"),
+        index: attr(f, "si")?.map(|si| si.into_owned()),
+        range: attr(f, "ref")?.map(|range| range.into_owned()),
+    };
+    formula(text, &attributes, pos, shared)
+}
+
+/// The attributes of an `<f>` element that matter.
+#[derive(Default)]
+struct FormulaAttributes {
+    /// `t="shared"`.
+    shared: bool,
+    /// `si`: the shared formula's index.
+    index: Option<String>,
+    /// `ref`: the range a shared formula's anchor covers.
+    range: Option<String>,
+}
+
+/// A cell's formula from its `<f>` element: the text as written, or a
+/// shared formula expanded from its anchor.
+fn formula(
+    text: String,
+    f: &FormulaAttributes,
+    pos: (u32, u32),
+    shared: &mut Vec<Option<SharedFormula>>,
+) -> Result<Option<String>, Stop> {
+    if !f.shared {
         return Ok(Some(text));
     }
-    let index: usize = match attr(f, "si")? {
+    let index: usize = match &f.index {
         Some(si) => si.parse().map_err(|_| Stop::Unsure)?,
         None => return Err(Stop::Unsure),
     };
     if index > 1 << 20 {
         return Err(Stop::Unsure);
     }
-    match attr(f, "ref")? {
+    match &f.range {
         Some(range) => {
             let (anchor, _) = range_ref(range.as_bytes()).ok_or(Stop::Unsure)?;
             if shared.len() <= index {

@@ -373,10 +373,118 @@ fn the_template_reads_with_every_sheet() {
     assert_eq!(workbook.sheet_names(), vec!["Bieu01", "Xa", "HuongDan"]);
 }
 
-/// What the quick reader alone makes of xlsx bytes (no fallback).
+/// What the quick reader alone makes of xlsx bytes (no fallback), after
+/// checking that the worksheet scanner and the event reader agree on it.
 fn quick_only(bytes: &[u8]) -> fast::Outcome {
-    let mut archive = zip::ZipArchive::new(Cursor::new(bytes)).expect("zip");
-    fast::read(&mut archive, &ReadLimits::default(), TABLE_HEADER)
+    let read = |events_only: bool| {
+        fast::EVENTS_ONLY.with(|flag| flag.set(events_only));
+        let mut archive = zip::ZipArchive::new(Cursor::new(bytes)).expect("zip");
+        let outcome = fast::read(&mut archive, &ReadLimits::default(), TABLE_HEADER);
+        fast::EVENTS_ONLY.with(|flag| flag.set(false));
+        outcome
+    };
+    let events = read(true);
+    let scanned = read(false);
+    assert_eq!(
+        format!("{scanned:?}"),
+        format!("{events:?}"),
+        "the worksheet scanner and the event reader disagree"
+    );
+    scanned
+}
+
+/// How many worksheets of `bytes` the scanner reads itself.
+fn scanned_sheets(bytes: &[u8]) -> usize {
+    let before = fast::SCANNED.with(std::cell::Cell::get);
+    quick_only(bytes);
+    // `quick_only` reads once event by event, once with the scanner.
+    fast::SCANNED.with(std::cell::Cell::get) - before
+}
+
+/// A package of one worksheet, with two shared strings and a date style.
+fn package_of_sheet(sheet: &str) -> Vec<u8> {
+    let workbook = r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets><sheet name="Bieu01" sheetId="1" r:id="rId1"/></sheets></workbook>"#;
+    let rels = r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/></Relationships>"#;
+    let strings = r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" count="2" uniqueCount="2"><si><t>Mã số</t></si><si><t>Kỳ này</t></si></sst>"#;
+    let styles = r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<styleSheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><cellXfs count="2"><xf numFmtId="0"/><xf numFmtId="14"/></cellXfs></styleSheet>"#;
+    let package = r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>"#;
+    zip_of(&[
+        ("_rels/.rels", package.as_bytes()),
+        ("xl/workbook.xml", workbook.as_bytes()),
+        ("xl/_rels/workbook.xml.rels", rels.as_bytes()),
+        ("xl/sharedStrings.xml", strings.as_bytes()),
+        ("xl/styles.xml", styles.as_bytes()),
+        ("xl/worksheets/sheet1.xml", sheet.as_bytes()),
+    ])
+}
+
+#[test]
+fn the_worksheet_scanner_reads_plain_sheets_itself_and_leaves_the_rest_to_the_event_reader() {
+    // Every sheet of the template and of a file rust_xlsxwriter wrote.
+    assert_eq!(scanned_sheets(&template_bytes()), 3);
+    // What other writers put in plain sheets: prefixed attributes, single
+    // quotes, white space between elements, self-closing rows, cells and
+    // values, entities and character references in formulas, shared formulas.
+    let head = r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:x14ac="http://schemas.microsoft.com/office/spreadsheetml/2009/9/ac"><dimension ref="A1:D4"/>"#;
+    let plain = format!(
+        r#"{head}<sheetData>
+  <row r="1" spans="1:4" x14ac:dyDescent="0.25"><c r="A1" t="s"><v>0</v></c><c r='B1' s='1'><v>42000</v></c><c r="C1"/><c r="D1" t="s"><v/></c></row>
+  <row r="2"/>
+  <row r="3">
+    <c r="A3"><f t="shared" ref="A3:A4" si="0">B3&amp;"&lt;x&gt;"&#x20;</f><v>1</v></c>
+    <c t="str"><f>"a" &amp; "b"</f><v>ab</v></c>
+    <c><v>-1.5E-3</v></c>
+  </row>
+  <row><c r="A4"><f t="shared" si="0"/><v>2</v></c><c r="B4" t="b"><v>1</v></c><c r="C4" t="e"><v>#N/A</v></c></row>
+</sheetData><mergeCells count="2"><mergeCell ref="A1:B1"/><mergeCell ref='C3:D4' /></mergeCells></worksheet>"#
+    );
+    let bytes = package_of_sheet(&plain);
+    assert_eq!(scanned_sheets(&bytes), 1);
+    assert_quick_equals_calamine(bytes.clone());
+    let fast::Outcome::Sheets(sheets) = quick_only(&bytes) else {
+        panic!("not read")
+    };
+    assert_eq!(sheets[0].value(0, 0), &CellValue::Text("Mã số".into()));
+    assert_eq!(
+        sheets[0].get(2, 0).and_then(|c| c.formula.as_deref()),
+        Some(r#"B3&"<x>" "#)
+    );
+    assert_eq!(
+        sheets[0].get(3, 0).and_then(|c| c.formula.as_deref()),
+        Some(r#"B4&"<x>" "#)
+    );
+    assert_eq!(sheets[0].value(2, 2), &CellValue::Number(-0.0015));
+    assert_eq!(sheets[0].merged.len(), 2);
+    // Not plain: the event reader reads them (and calamine what it cannot).
+    for not_plain in [
+        plain.replace(r#"<row r="2"/>"#, r#"<!-- ghi chú --><row r="2"/>"#),
+        plain.replace("<sheetData>", "<x:sheetData>"),
+        plain.replace('\n', "\r\n"),
+        plain.replace("<v>0</v></c><c r='B1'", "<v>0</v><extLst/></c><c r='B1'"),
+        plain.replace(r#"<f>"a" &amp; "b"</f>"#, r#"<f><![CDATA["a" & "b"]]></f>"#),
+        plain.replace(
+            r#"<c r="A1" t="s"><v>0</v></c>"#,
+            r#"<c r="A1" t="inlineStr"><is><t>Mã số</t></is></c>"#,
+        ),
+        plain.replace("<v>-1.5E-3</v>", "<v>&#45;1.5E-3</v>"),
+    ] {
+        assert_ne!(not_plain, plain);
+        let bytes = package_of_sheet(&not_plain);
+        assert_eq!(scanned_sheets(&bytes), 0, "{not_plain}");
+        if not_plain.contains("CDATA") {
+            // The event reader reads a formula in CDATA; calamine leaves it out.
+            continue;
+        }
+        let read = read_workbook_bytes(bytes.clone(), &ReadLimits::default(), TABLE_HEADER);
+        let calamine = read_workbook_bytes_with(bytes, &ReadLimits::default(), TABLE_HEADER, XlsxReader::Calamine);
+        assert_eq!(read, calamine, "{not_plain}");
+    }
 }
 
 /// The quick reader reads `bytes` itself and gives what calamine gives.
