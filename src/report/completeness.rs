@@ -3,6 +3,8 @@
 //! many days late, with how many revisions, and the last file name. Also the
 //! sources — every current submission a report is built from.
 
+use std::collections::HashMap;
+
 use chrono::NaiveDate;
 
 use crate::config::Settings;
@@ -91,10 +93,19 @@ pub fn expected_units(settings: &Settings, month: Period) -> Vec<Unit> {
 /// [`Error::Database`].
 pub fn month_statuses(settings: &Settings, store: &Store, period: Period) -> Result<Vec<MonthStatus>, Error> {
     let mut out = Vec::new();
+    // Every submission of the period's months in one query, by unit and month.
+    let mut by_return: HashMap<(String, Period), Vec<Submission>> = HashMap::new();
+    for s in store.submissions_between(period.first_month(), period.last_month())? {
+        if let (Some(unit), Some(month)) = (s.unit_code.clone(), s.period) {
+            by_return.entry((unit, month)).or_default().push(s);
+        }
+    }
     for month in period.months() {
         let deadline = month.deadline(&settings.calendar);
         for unit in expected_units(settings, month) {
-            let submissions = store.submissions_of(&unit.code, month)?;
+            let submissions = by_return
+                .get(&(unit.code.clone(), month))
+                .map_or(&[][..], Vec::as_slice);
             let current = submissions
                 .iter()
                 .find(|s| s.status.is_accepted() && s.superseded_by.is_none())

@@ -603,7 +603,7 @@ impl Store {
     fn select_submissions<P: rusqlite::Params>(&self, clause: &str, params: P) -> Result<Vec<Submission>, Error> {
         let mut stmt = self
             .conn
-            .prepare(&format!("SELECT {SUBMISSION_COLUMNS} FROM submissions WHERE {clause}"))
+            .prepare_cached(&format!("SELECT {SUBMISSION_COLUMNS} FROM submissions WHERE {clause}"))
             .map_err(self.err())?;
         let rows = stmt.query_map(params, submission_from_row).map_err(self.err())?;
         rows.collect::<rusqlite::Result<Vec<_>>>().map_err(self.err())
@@ -615,6 +615,18 @@ impl Store {
     /// [`Error::Database`].
     pub fn submissions_of(&self, unit: &str, period: Period) -> Result<Vec<Submission>, Error> {
         self.select_submissions("unit_code = ?1 AND period = ?2 ORDER BY id", params![unit, period])
+    }
+
+    /// Every submission of every unit for the months `first..=last`, oldest
+    /// first: [`Store::submissions_of`] for all of them in one query.
+    ///
+    /// # Errors
+    /// [`Error::Database`].
+    pub fn submissions_between(&self, first: Period, last: Period) -> Result<Vec<Submission>, Error> {
+        self.select_submissions(
+            "period >= ?1 AND period <= ?2 AND length(period) = 7 AND unit_code IS NOT NULL ORDER BY id",
+            [first, last],
+        )
     }
 
     /// Every submission, oldest first.
@@ -816,7 +828,9 @@ impl Store {
     }
 
     /// Every current value of every unit for the months `first..=last`
-    /// (period strings `YYYY-MM` sort in time order).
+    /// (period strings `YYYY-MM` sort in time order), in no particular
+    /// order: the report keys each by unit, month and line (sorting a
+    /// national year's 600,000 rows took a tenth of the report).
     ///
     /// # Errors
     /// [`Error::Database`].
@@ -827,8 +841,7 @@ impl Store {
                 "SELECT s.unit_code, s.period, v.line_code, v.value, v.ytd FROM submissions s
                  JOIN submission_values v ON v.submission_id = s.id
                  WHERE s.status != 'rejected' AND s.superseded_by IS NULL AND s.unit_code IS NOT NULL
-                 AND s.period >= ?1 AND s.period <= ?2 AND length(s.period) = 7
-                 ORDER BY s.unit_code, s.period, v.line_code",
+                 AND s.period >= ?1 AND s.period <= ?2 AND length(s.period) = 7",
             )
             .map_err(self.err())?;
         let rows = stmt
@@ -1096,6 +1109,55 @@ mod tests {
             let stored = store.flags_of(recorded.id).unwrap();
             assert_eq!(stored, expected.into_values().collect::<Vec<_>>(), "{n} flags");
         }
+    }
+
+    #[test]
+    fn the_submissions_of_months_in_one_query_are_those_of_each_unit_and_month() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("b.db")).unwrap();
+        let units = [Some("061"), Some("062"), None];
+        let mut n = 0;
+        for month in 4..=8 {
+            for (u, unit) in units.iter().enumerate() {
+                for status in [Status::Accepted, Status::Rejected, Status::Warnings]
+                    .iter()
+                    .take(1 + (month + u) % 3)
+                {
+                    n += 1;
+                    let sha = format!("s{n}");
+                    let owned = owned(&sha, Some(n as f64));
+                    let mut new = june(&owned, &sha, *status);
+                    new.unit_code = *unit;
+                    new.period = Some(Period::month(2015, month as u8));
+                    store.record_submission(&new).unwrap();
+                }
+            }
+        }
+        let (first, last) = (Period::month(2015, 5), Period::month(2015, 7));
+        let all = store.submissions_between(first, last).unwrap();
+        let mut grouped: BTreeMap<(String, Period), Vec<i64>> = BTreeMap::new();
+        for s in &all {
+            grouped
+                .entry((s.unit_code.clone().unwrap(), s.period.unwrap()))
+                .or_default()
+                .push(s.id);
+        }
+        let mut each: BTreeMap<(String, Period), Vec<i64>> = BTreeMap::new();
+        for unit in ["061", "062"] {
+            for month in (5..=7).map(|m| Period::month(2015, m)) {
+                let ids: Vec<i64> = store
+                    .submissions_of(unit, month)
+                    .unwrap()
+                    .iter()
+                    .map(|s| s.id)
+                    .collect();
+                if !ids.is_empty() {
+                    each.insert((unit.to_string(), month), ids);
+                }
+            }
+        }
+        assert_eq!(grouped, each);
+        assert_eq!(grouped.len(), 6, "two units, three months");
     }
 
     #[test]
