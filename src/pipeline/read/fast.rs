@@ -332,6 +332,32 @@ fn string_item(reader: &mut Reader<&[u8]>, start: &BytesStart<'_>) -> Result<Str
 }
 
 fn shared_strings(xml: &[u8]) -> Result<Vec<String>, Stop> {
+    // Plain items (one `<t>` each) are scanned directly; rich text and
+    // anything else is read event by event.
+    match scanned_strings(xml) {
+        Err(Stop::Unsure) => shared_strings_events(xml),
+        read => read,
+    }
+}
+
+#[cfg(not(test))]
+fn scanned_strings(xml: &[u8]) -> Result<Vec<String>, Stop> {
+    scan::shared_strings(xml)
+}
+
+#[cfg(test)]
+fn scanned_strings(xml: &[u8]) -> Result<Vec<String>, Stop> {
+    if EVENTS_ONLY.with(std::cell::Cell::get) {
+        return Err(Stop::Unsure);
+    }
+    let read = scan::shared_strings(xml);
+    if read.is_ok() {
+        SCANNED_STRINGS.with(|n| n.set(n.get() + 1));
+    }
+    read
+}
+
+fn shared_strings_events(xml: &[u8]) -> Result<Vec<String>, Stop> {
     let mut reader = reader(xml);
     let mut strings = Vec::new();
     loop {
@@ -538,10 +564,13 @@ fn scanned(xml: &[u8], book: &Book, limits: &ReadLimits) -> Result<SheetParts, S
 
 #[cfg(test)]
 thread_local! {
-    /// Tests: read every worksheet event by event (this thread only).
+    /// Tests: read every worksheet and shared string table event by event
+    /// (this thread only).
     pub(super) static EVENTS_ONLY: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
     /// Tests: how many worksheets the scanner read (this thread only).
     pub(super) static SCANNED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    /// Tests: how many shared string tables the scanner read (this thread only).
+    pub(super) static SCANNED_STRINGS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
 #[cfg(test)]

@@ -401,6 +401,13 @@ fn scanned_sheets(bytes: &[u8]) -> usize {
     fast::SCANNED.with(std::cell::Cell::get) - before
 }
 
+/// Whether the scanner reads the shared string table of `bytes` itself.
+fn scanned_strings(bytes: &[u8]) -> bool {
+    let before = fast::SCANNED_STRINGS.with(std::cell::Cell::get);
+    quick_only(bytes);
+    fast::SCANNED_STRINGS.with(std::cell::Cell::get) > before
+}
+
 /// A package of one worksheet, with two shared strings and a date style.
 fn package_of_sheet(sheet: &str) -> Vec<u8> {
     let workbook = r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
@@ -425,8 +432,33 @@ fn package_of_sheet(sheet: &str) -> Vec<u8> {
 
 #[test]
 fn the_worksheet_scanner_reads_plain_sheets_itself_and_leaves_the_rest_to_the_event_reader() {
-    // Every sheet of the template and of a file rust_xlsxwriter wrote.
+    // Every sheet of the template and of a file rust_xlsxwriter wrote, and
+    // their shared strings.
     assert_eq!(scanned_sheets(&template_bytes()), 3);
+    assert!(scanned_strings(&template_bytes()));
+    // Shared strings in rich text, or with an entity, a preserved space or
+    // an empty item: the first goes to the event reader, the rest are scanned.
+    let sst = |items: &str| {
+        // The template's first three items replaced by `items`.
+        let mut parts = parts_of(&template_bytes());
+        for (name, data) in &mut parts {
+            if name == "xl/sharedStrings.xml" {
+                let old = String::from_utf8(data.clone()).expect("utf-8");
+                let starts: Vec<usize> = old.match_indices("<si>").map(|(i, _)| i).collect();
+                *data = format!("{}{items}{}", &old[..starts[0]], &old[starts[3]..]).into_bytes();
+            }
+        }
+        let entries: Vec<(&str, &[u8])> = parts.iter().map(|(n, d)| (n.as_str(), d.as_slice())).collect();
+        zip_of(&entries)
+    };
+    let rich = sst(r#"<si><r><t>Kỳ </t></r><r><t>này</t></r></si><si><t>a</t></si><si><t/></si>"#);
+    assert!(!scanned_strings(&rich));
+    assert_quick_equals_calamine(rich);
+    let plain = sst(
+        r#"<si><t>A &amp; B &#7875;</t></si><si><t xml:space="preserve"> lề </t></si><si><t>  cắt  </t></si><si/>"#,
+    );
+    assert!(scanned_strings(&plain));
+    assert_quick_equals_calamine(plain);
     // What other writers put in plain sheets: prefixed attributes, single
     // quotes, white space between elements, self-closing rows, cells and
     // values, entities and character references in formulas, shared formulas.

@@ -16,6 +16,7 @@ use super::{
     SharedFormula, SheetParts, Stop,
 };
 use crate::pipeline::read::CellValue;
+use memchr::memchr;
 
 /// A position in the part's text.
 struct Scan<'x> {
@@ -37,10 +38,13 @@ impl<'x> Scan<'x> {
 
     /// Skips white space; anything else before the next `<` is not plain.
     fn skip_to_tag(&mut self) -> Result<(), Stop> {
-        let rest = self.rest();
-        let skipped = rest.len() - rest.trim_start_matches([' ', '\t', '\n']).len();
-        self.at += skipped;
-        if self.rest().starts_with('<') {
+        let bytes = self.text.as_bytes();
+        let mut at = self.at;
+        while at < bytes.len() && is_space(bytes[at]) {
+            at += 1;
+        }
+        self.at = at;
+        if bytes.get(at) == Some(&b'<') {
             Ok(())
         } else {
             Err(Stop::Unsure)
@@ -50,9 +54,10 @@ impl<'x> Scan<'x> {
     /// Consumes `</name>` if it comes next (after white space).
     fn end_tag(&mut self, name: &str) -> Result<bool, Stop> {
         self.skip_to_tag()?;
-        let rest = self.rest();
-        if rest.starts_with("</") && rest[2..].starts_with(name) && rest[2 + name.len()..].starts_with('>') {
-            self.at += name.len() + 3;
+        let rest = &self.text.as_bytes()[self.at..];
+        let n = name.len();
+        if rest.len() > n + 2 && rest[1] == b'/' && &rest[2..2 + n] == name.as_bytes() && rest[2 + n] == b'>' {
+            self.at += n + 3;
             return Ok(true);
         }
         Ok(false)
@@ -62,13 +67,16 @@ impl<'x> Scan<'x> {
     fn start_tag(&mut self) -> Result<Tag<'x>, Stop> {
         self.skip_to_tag()?;
         let rest = &self.rest()[1..];
-        let name_end = rest.find(|c: char| !(c.is_ascii_alphanumeric())).ok_or(Stop::Unsure)?;
+        let name_end = rest
+            .bytes()
+            .position(|b| !b.is_ascii_alphanumeric())
+            .ok_or(Stop::Unsure)?;
         let name = &rest[..name_end];
         if name.is_empty() {
             // `</…`, `<!…`, `<?…` or a prefixed name: not plain.
             return Err(Stop::Unsure);
         }
-        let close = name_end + rest[name_end..].find('>').ok_or(Stop::Unsure)?;
+        let close = name_end + memchr(b'>', &rest.as_bytes()[name_end..]).ok_or(Stop::Unsure)?;
         let inside = &rest[name_end..close];
         let (attributes, empty) = match inside.strip_suffix('/') {
             Some(attributes) => (attributes, true),
@@ -89,7 +97,7 @@ impl<'x> Scan<'x> {
     /// is not plain.
     fn text_until_end(&mut self, name: &str) -> Result<&'x str, Stop> {
         let rest = self.rest();
-        let end = rest.find('<').ok_or(Stop::Unsure)?;
+        let end = memchr(b'<', rest.as_bytes()).ok_or(Stop::Unsure)?;
         let text = &rest[..end];
         self.at += end;
         if !self.end_tag(name)? {
@@ -104,24 +112,32 @@ impl<'x> Scan<'x> {
 /// not plain.
 fn attributes<'x, const N: usize>(text: &'x str, names: [&str; N]) -> Result<[Option<&'x str>; N], Stop> {
     let mut found = [None; N];
-    let mut rest = text;
-    loop {
-        rest = rest.trim_start_matches([' ', '\t', '\n']);
-        if rest.is_empty() {
-            return Ok(found);
+    let bytes = text.as_bytes();
+    let skip_space = |mut at: usize| {
+        while at < bytes.len() && is_space(bytes[at]) {
+            at += 1;
         }
-        let eq = rest.find('=').ok_or(Stop::Unsure)?;
-        let key = rest[..eq].trim_end_matches([' ', '\t', '\n']);
-        let after = rest[eq + 1..].trim_start_matches([' ', '\t', '\n']);
-        let quote = match after.as_bytes().first() {
+        at
+    };
+    let mut at = skip_space(0);
+    while at < bytes.len() {
+        let key_start = at;
+        while at < bytes.len() && bytes[at] != b'=' && !is_space(bytes[at]) {
+            at += 1;
+        }
+        let key = &text[key_start..at];
+        at = skip_space(at);
+        if bytes.get(at) != Some(&b'=') {
+            return Err(Stop::Unsure);
+        }
+        at = skip_space(at + 1);
+        let quote = match bytes.get(at) {
             Some(&q @ (b'"' | b'\'')) => q,
             _ => return Err(Stop::Unsure),
         };
-        let close = after.as_bytes()[1..]
-            .iter()
-            .position(|&b| b == quote)
-            .ok_or(Stop::Unsure)?;
-        let value = &after[1..1 + close];
+        // Values are a few bytes long: a plain loop beats a vector search.
+        let close = at + 1 + bytes[at + 1..].iter().position(|&b| b == quote).ok_or(Stop::Unsure)?;
+        let value = &text[at + 1..close];
         if value.bytes().any(|b| b == b'&' || b == b'<') {
             return Err(Stop::Unsure);
         }
@@ -136,8 +152,14 @@ fn attributes<'x, const N: usize>(text: &'x str, names: [&str; N]) -> Result<[Op
                 *slot = Some(value);
             }
         }
-        rest = &after[1 + close + 1..];
+        at = skip_space(close + 1);
     }
+    Ok(found)
+}
+
+/// White space between XML's markup (a carriage return never gets here).
+fn is_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n')
 }
 
 /// The value of one attribute (see [`attributes`]).
@@ -175,11 +197,13 @@ fn unescape(text: &str) -> Result<String, Stop> {
     Ok(out)
 }
 
-/// Scans a worksheet part; [`Stop::Unsure`] where it is not plain.
-pub(super) fn worksheet(xml: &[u8], book: &Book, limits: &ReadLimits) -> Result<SheetParts, Stop> {
+/// A part's text from its first `<root`, if the part is plain up to there:
+/// UTF-8 (as declared), no carriage return (an XML reader would normalise
+/// it), no comment, CDATA or DOCTYPE before the root that could hide or fake
+/// it, and nothing named `also_not_before` there either.
+fn from_root<'x>(xml: &'x [u8], root: &str, also_not_before: &str) -> Result<Scan<'x>, Stop> {
     let text = std::str::from_utf8(xml).map_err(|_| Stop::Unsure)?;
     let text = text.strip_prefix('\u{FEFF}').unwrap_or(text);
-    // Line ends would be normalised by an XML reader: not plain.
     if text.contains('\r') {
         return Err(Stop::Unsure);
     }
@@ -191,13 +215,68 @@ pub(super) fn worksheet(xml: &[u8], book: &Book, limits: &ReadLimits) -> Result<
             }
         }
     }
-    let start = text.find("<sheetData").ok_or(Stop::Unsure)?;
-    // A comment, CDATA or DOCTYPE before the data could hide or fake it;
-    // merged areas come after it.
-    if text[..start].contains("<!") || text[..start].contains("<mergeCell") {
+    let start = text.find(root).ok_or(Stop::Unsure)?;
+    if text[..start].contains("<!") || text[..start].contains(also_not_before) {
         return Err(Stop::Unsure);
     }
-    let mut scan = Scan { text, at: start };
+    Ok(Scan { text, at: start })
+}
+
+/// Scans a shared string table whose items are each one `<t>` (rich text,
+/// phonetic runs and the rest are the event reader's).
+pub(super) fn shared_strings(xml: &[u8]) -> Result<Vec<String>, Stop> {
+    let mut scan = from_root(xml, "<sst", "<si")?;
+    let sst = scan.start_tag()?;
+    if sst.name != "sst" {
+        return Err(Stop::Unsure);
+    }
+    let mut strings = Vec::new();
+    if sst.empty {
+        return Ok(strings);
+    }
+    if let Some(n) = attribute(sst.attributes, "uniqueCount")?.and_then(|n| n.parse::<usize>().ok()) {
+        strings.reserve(n.min(1 << 20));
+    }
+    while !scan.end_tag("sst")? {
+        let si = scan.start_tag()?;
+        if si.name != "si" {
+            return Err(Stop::Unsure);
+        }
+        if si.empty {
+            strings.push(String::new());
+            continue;
+        }
+        let t = scan.start_tag()?;
+        if t.name != "t" {
+            return Err(Stop::Unsure);
+        }
+        let raw = if t.empty { "" } else { scan.text_until_end("t")? };
+        if !scan.end_tag("si")? {
+            return Err(Stop::Unsure);
+        }
+        let mut text = if raw.contains('&') {
+            unescape(raw)?
+        } else {
+            raw.to_string()
+        };
+        if super::has_escape(&text) {
+            return Err(Stop::Unsure);
+        }
+        if attribute(t.attributes, "space")? != Some("preserve") {
+            let trimmed = text.trim_matches([' ', '\t', '\n']);
+            if trimmed.len() != text.len() {
+                text = trimmed.to_string();
+            }
+        }
+        strings.push(text);
+    }
+    Ok(strings)
+}
+
+/// Scans a worksheet part; [`Stop::Unsure`] where it is not plain.
+pub(super) fn worksheet(xml: &[u8], book: &Book, limits: &ReadLimits) -> Result<SheetParts, Stop> {
+    // Merged areas come after the data.
+    let mut scan = from_root(xml, "<sheetData", "<mergeCell")?;
     let data = scan.start_tag()?;
     if data.name != "sheetData" {
         return Err(Stop::Unsure);
