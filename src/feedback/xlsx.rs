@@ -318,6 +318,10 @@ fn truncated(text: &str) -> Cow<'_, str> {
     if text.len() <= MAX_TEXT_CHARS {
         return Cow::Borrowed(text);
     }
+    // Longer in bytes is not yet longer in characters.
+    if text.chars().nth(MAX_TEXT_CHARS).is_none() {
+        return Cow::Borrowed(text);
+    }
     match text.char_indices().nth(MAX_TEXT_CHARS - 1) {
         Some((at, _)) => Cow::Owned(format!("{}…", &text[..at])),
         None => Cow::Borrowed(text),
@@ -507,4 +511,32 @@ pub(super) fn package(sheets: [Sheet; 2], created: &str) -> zip::result::ZipResu
         zip.write_all(sheet.xml(i == 0).as_bytes())?;
     }
     Ok(zip.finish()?.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_text_beyond_excels_limit_is_cut_to_it_with_an_ellipsis_and_a_shorter_one_is_kept() {
+        let long = "ạ".repeat(40_000);
+        let cut = truncated(&long);
+        assert_eq!(cut.chars().count(), MAX_TEXT_CHARS);
+        assert!(cut.ends_with('…'));
+        assert!(long.starts_with(cut.trim_end_matches('…')), "the start is kept");
+        // 32,767 characters of two bytes each: longer in bytes, kept whole.
+        let at_limit = "ạ".repeat(MAX_TEXT_CHARS);
+        assert!(
+            truncated(&at_limit) == at_limit.as_str(),
+            "a text at the limit is kept whole"
+        );
+        // A workbook with such a cell is still written.
+        let mut sheet = Sheet::new();
+        sheet.row(0, None);
+        sheet.text(0, &long, Style::Cell);
+        let mut values = Sheet::new();
+        values.row(0, None);
+        values.number(0, f64::NAN, Style::Cell);
+        assert!(package([sheet, values], "2026-11-30T00:00:00Z").is_ok());
+    }
 }
