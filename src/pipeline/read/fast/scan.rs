@@ -1,5 +1,6 @@
 //! The plain worksheet, scanned directly: `<sheetData>` holding `<row>`s of
-//! `<c>`s, each with a `<v>` and perhaps an `<f>`, then the `<mergeCell>`s.
+//! `<c>`s, each with a `<v>` and perhaps an `<f>`, then the `<mergeCell>`s;
+//! and the plain shared string table, whose items are each one `<t>`.
 //! That is what Excel, LibreOffice and the template write, and nearly every
 //! return received. The part is checked as UTF-8 once, and the scan moves
 //! from `<` to `<` without building an event per element.
@@ -8,8 +9,8 @@
 //! string, an entity where a value or reference is expected, a carriage
 //! return, an element the layout above does not have — is
 //! [`Stop::Unsure`]: the event reader in `fast.rs` reads the part instead
-//! (and hands what it does not know to calamine). Both give the same cells;
-//! `tests.rs` checks it on every worksheet the tests make.
+//! (and hands what it does not know to calamine). Both give the same cells
+//! and strings; `tests.rs` checks it on every workbook the tests make.
 
 use super::{
     cell_ref, formula, range_ref, row_number, typed_value, Book, Cells, FormulaAttributes, Merge, ReadLimits,
