@@ -22,6 +22,7 @@ use std::sync::OnceLock;
 use zip::write::SimpleFileOptions;
 
 use crate::pipeline::read::push_a1;
+use zip::result::ZipResult;
 use zip::{CompressionMethod, ZipArchive, ZipWriter};
 
 /// The cell styles of a feedback workbook, by their index in `styles.xml`'s
@@ -167,7 +168,7 @@ impl Sheet {
     }
 
     /// Opens a cell's element: `<c r="B4" s="5"`.
-    fn open(&mut self, col: u16, style: Style) -> u32 {
+    fn open(&mut self, col: u16, style: Style) {
         let row = self.row.unwrap_or(0);
         debug_assert!(self.row.is_some(), "a cell in a row");
         debug_assert!(self.last_col.is_none_or(|c| c < col), "cells in order");
@@ -177,7 +178,6 @@ impl Sheet {
         self.data.push_str("<c r=\"");
         push_a1(&mut self.data, row, u32::from(col));
         let _ = write!(self.data, "\" s=\"{}\"", style as u8);
-        row
     }
 
     /// A text cell; an empty text is a blank cell with the style.
@@ -367,24 +367,39 @@ fn push_attribute(out: &mut String, text: &str) {
     }
 }
 
-/// The parts every feedback workbook shares, compressed once per run.
+/// The parts every feedback workbook shares, compressed once per run, and
+/// the archive over them that each package copies from.
 static TEMPLATE: OnceLock<Vec<u8>> = OnceLock::new();
+static SHARED: OnceLock<ZipArchive<Cursor<&'static [u8]>>> = OnceLock::new();
 
 /// The sheet names of every feedback workbook, in order.
 pub(super) const SHEETS: [&str; 2] = ["Ket qua", super::VALUES_SHEET];
 
-fn template() -> &'static [u8] {
-    TEMPLATE.get_or_init(|| {
-        let mut zip = ZipWriter::new(Cursor::new(Vec::new()));
-        let options = SimpleFileOptions::default().compression_method(CompressionMethod::Deflated);
-        for (name, text) in shared_parts() {
-            // Writing into memory fails only if memory does.
-            if zip.start_file(name, options).is_ok() {
-                let _ = zip.write_all(text.as_bytes());
-            }
+/// The archive of the shared parts (built at the first call; a failure is
+/// returned, and tried again by the next call).
+fn shared_archive() -> ZipResult<ZipArchive<Cursor<&'static [u8]>>> {
+    if let Some(archive) = SHARED.get() {
+        return Ok(archive.clone());
+    }
+    let bytes: &'static [u8] = match TEMPLATE.get() {
+        Some(bytes) => bytes,
+        None => {
+            let built = build_template()?;
+            TEMPLATE.get_or_init(|| built)
         }
-        zip.finish().map(Cursor::into_inner).unwrap_or_default()
-    })
+    };
+    let archive = ZipArchive::new(Cursor::new(bytes))?;
+    Ok(SHARED.get_or_init(|| archive).clone())
+}
+
+fn build_template() -> ZipResult<Vec<u8>> {
+    let mut zip = ZipWriter::new(Cursor::new(Vec::new()));
+    let options = SimpleFileOptions::default().compression_method(CompressionMethod::Deflated);
+    for (name, text) in shared_parts() {
+        zip.start_file(name, options)?;
+        zip.write_all(text.as_bytes())?;
+    }
+    Ok(zip.finish()?.into_inner())
 }
 
 /// Every part but the sheets and the creation time, with its name.
@@ -480,9 +495,8 @@ fn shared_parts() -> Vec<(&'static str, String)> {
 ///
 /// # Errors
 /// Only if writing into memory fails.
-pub(super) fn package(sheets: [Sheet; 2], created: &str) -> zip::result::ZipResult<Vec<u8>> {
-    let template = template();
-    let mut shared = ZipArchive::new(Cursor::new(template))?;
+pub(super) fn package(sheets: [Sheet; 2], created: &str) -> ZipResult<Vec<u8>> {
+    let mut shared = shared_archive()?;
     let mut zip = ZipWriter::new(Cursor::new(Vec::with_capacity(16 * 1024)));
     for i in 0..shared.len() {
         zip.raw_copy_file(shared.by_index_raw(i)?)?;
