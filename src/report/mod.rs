@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use crate::config::Settings;
 use crate::domain::plan::{Target, Verdict};
-use crate::domain::{Form, Period, PeriodKind, Unit};
+use crate::domain::{Form, Line, Period, PeriodKind, Unit};
 use crate::error::Error;
 use crate::findings::Finding;
 use crate::store::{Status, Store, StoredFlag, Submission};
@@ -86,6 +86,9 @@ pub struct BudgetRow {
     pub spent_cumulative: Figure,
 }
 
+/// Month → province figure of each [`TREND_LINES`] line.
+pub type Trend = Vec<(Period, Vec<Figure>)>;
+
 /// The key flows of the trend chart: inspections, violations, people supported.
 pub const TREND_LINES: [&str; 3] = ["B01", "B03", "C01"];
 
@@ -110,7 +113,7 @@ pub struct ReportData<'a> {
     pub warnings: Vec<(Submission, Finding)>,
     pub sources: Vec<Submission>,
     /// Month → province figure of each [`TREND_LINES`] line (12 months to the period).
-    pub trend: Vec<(Period, Vec<Figure>)>,
+    pub trend: Trend,
     /// Set when the trend's months cross a change of province: the trend is
     /// then the former territory's.
     pub trend_change: Option<TerritoryChange>,
@@ -150,47 +153,34 @@ pub fn roster_where(settings: &Settings, first: Period, last: Period, keep: impl
 
 /// Computes everything a report of `period` shows.
 ///
+/// Everything is read in one transaction, so one snapshot of the store: a
+/// pass committing meanwhile cannot make the figures and the completeness
+/// or the sources disagree. The figures are consolidated on other threads
+/// while this one reads who reported.
+///
 /// # Errors
 /// [`Error::Database`], or a consolidation error.
 pub fn report_data<'a>(settings: &'a Settings, store: &Store, period: Period) -> Result<ReportData<'a>, Error> {
     let form = settings.current_form();
-    let lines: Vec<&crate::domain::Line> = form.lines.iter().collect();
     let plan = &settings.plan;
-
-    let last = period.last_month();
-    let year_start = period.first_month_of_year();
-    let last_year = period.same_period_last_year();
-    let trend_start = last.add_months(-11);
-    let plan_start = Period::month(plan.first_year, 1);
-    let plan_end = if period.year() > plan.last_year {
-        Period::month(plan.last_year, 12)
-    } else {
-        last
-    };
-    let load_from = [trend_start, last_year.first_month(), year_start, plan_start]
-        .into_iter()
-        .min()
-        .unwrap_or(trend_start);
-    let stored = StoredFrame::load(store, load_from, last)?;
-
-    let this_roster = roster(settings, period.first_month(), last);
-    let current = consolidate(&stored, &lines, &this_roster)?;
-    let year_to_date = consolidate(&stored, &lines, &roster(settings, year_start, last))?;
-    let last_year_figures = consolidate(
-        &stored,
-        &lines,
-        &roster(settings, last_year.first_month(), last_year.last_month()),
-    )?;
-
-    // A change of province between last year and the period's end: the
-    // former territory's figures beside the whole province's, whose flows
-    // over months before the change lack the rest of the new province.
-    let territory = TerritoryReport::compute(settings, &stored, &lines, period)?;
-    let mut current = current;
-    let mut year_to_date = year_to_date;
-    if let Some(t) = &territory {
-        t.mark_whole_province(&lines, &mut current, &mut year_to_date);
-    }
+    let windows = Windows::of(settings, period);
+    let (figures, returns) = store.in_transaction(|store| {
+        let stored = StoredFrame::load(store, windows.load_from, period.last_month())?;
+        std::thread::scope(|scope| {
+            let figures = scope.spawn(|| windows.consolidate(settings, &stored, period));
+            let returns = PeriodReturns::read(settings, store, period);
+            let figures = figures.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            Ok((figures?, returns?))
+        })
+    })?;
+    let PeriodFigures {
+        current,
+        year_to_date,
+        last_year,
+        territory,
+        cumulative,
+        trend,
+    } = figures;
 
     let mut ratios = Vec::new();
     for target in &plan.targets {
@@ -202,16 +192,6 @@ pub fn report_data<'a>(settings: &'a Settings, store: &Store, period: Period) ->
             verdict,
         });
     }
-    let budget_lines: Vec<&crate::domain::Line> = plan.budget.iter().filter_map(|g| form.line(&g.line)).collect();
-    let cumulative = if plan_start <= plan_end {
-        Some(consolidate(
-            &stored,
-            &budget_lines,
-            &roster(settings, plan_start, plan_end),
-        )?)
-    } else {
-        None
-    };
     let budget = plan
         .budget
         .iter()
@@ -230,61 +210,190 @@ pub fn report_data<'a>(settings: &'a Settings, store: &Store, period: Period) ->
                 .unwrap_or(Figure::UNKNOWN),
         })
         .collect();
-
-    // Twelve months on the same ground: across a change of province, the
-    // former territory (the whole province would jump with the new part).
-    let trend_lines: Vec<&crate::domain::Line> = TREND_LINES.iter().filter_map(|code| form.line(code)).collect();
-    let trend_change = TerritoryChange::between(settings, trend_start, last);
-    let mut trend = Vec::new();
-    for n in 0..12 {
-        let month = trend_start.add_months(n);
-        let month_roster = match &trend_change {
-            Some(_) => roster_where(settings, month, month, |u, m| in_former_territory(settings, u, m)),
-            None => roster(settings, month, month),
-        };
-        let figures = consolidate(&stored, &trend_lines, &month_roster)?;
-        trend.push((month, figures.province));
-    }
-
-    let statuses = month_statuses(settings, store, period)?;
-    let rates = rates(&statuses);
-    let mut sources: Vec<Submission> = statuses.iter().filter_map(|s| s.current.clone()).collect();
-    sources.sort_by(|a, b| (&a.unit_code, &a.period).cmp(&(&b.unit_code, &b.period)));
-    let mut warnings = Vec::new();
-    for source in &sources {
-        if source.status == Status::Warnings {
-            for finding in store.findings_of(source.id)? {
-                warnings.push((source.clone(), finding));
-            }
-        }
-    }
-    let mut communes = Vec::new();
-    for status in statuses.iter().filter(|s| s.month == last) {
-        let flags = match &status.current {
-            Some(s) => store.flags_of(s.id)?,
-            None => Vec::new(),
-        };
-        communes.push((status.unit_code.clone(), flags));
-    }
+    let rates = rates(&returns.statuses);
     Ok(ReportData {
         settings,
         form,
         period,
-        units: this_roster.units().to_vec(),
+        units: windows.this.units().to_vec(),
         current,
         year_to_date,
-        last_year: last_year_figures,
-        statuses,
+        last_year,
+        statuses: returns.statuses,
         rates,
         ratios,
         budget,
-        communes,
-        warnings,
-        sources,
+        communes: returns.communes,
+        warnings: returns.warnings,
+        sources: returns.sources,
         trend,
-        trend_change,
+        trend_change: windows.trend_change,
         territory,
     })
+}
+
+/// The windows of months a report consolidates, each with its roster.
+struct Windows {
+    /// The period itself, the year to its end, and the same period last year.
+    this: Roster,
+    year_to_date: Roster,
+    last_year: Roster,
+    /// From the plan's first month to the period's end (or the plan's),
+    /// when the plan has begun.
+    plan: Option<Roster>,
+    /// The twelve months to the period's end, one by one: across a change of
+    /// province, the former territory's units only (the whole province
+    /// would jump with the new part).
+    trend: Vec<(Period, Roster)>,
+    trend_change: Option<TerritoryChange>,
+    /// The first month any window needs.
+    load_from: Period,
+}
+
+/// The consolidated figures of each of [`Windows`].
+struct PeriodFigures {
+    current: Figures,
+    year_to_date: Figures,
+    last_year: Figures,
+    territory: Option<TerritoryReport>,
+    cumulative: Option<Figures>,
+    trend: Trend,
+}
+
+impl Windows {
+    fn of(settings: &Settings, period: Period) -> Windows {
+        let plan = &settings.plan;
+        let last = period.last_month();
+        let trend_start = last.add_months(-11);
+        let plan_start = Period::month(plan.first_year, 1);
+        let plan_end = if period.year() > plan.last_year {
+            Period::month(plan.last_year, 12)
+        } else {
+            last
+        };
+        let last_year = period.same_period_last_year();
+        let trend_change = TerritoryChange::between(settings, trend_start, last);
+        let trend = (0..12)
+            .map(|n| {
+                let month = trend_start.add_months(n);
+                let month_roster = match &trend_change {
+                    Some(_) => roster_where(settings, month, month, |u, m| in_former_territory(settings, u, m)),
+                    None => roster(settings, month, month),
+                };
+                (month, month_roster)
+            })
+            .collect();
+        let year_start = period.first_month_of_year();
+        let load_from = [trend_start, last_year.first_month(), year_start, plan_start]
+            .into_iter()
+            .min()
+            .unwrap_or(trend_start);
+        Windows {
+            this: roster(settings, period.first_month(), last),
+            year_to_date: roster(settings, year_start, last),
+            last_year: roster(settings, last_year.first_month(), last_year.last_month()),
+            plan: (plan_start <= plan_end).then(|| roster(settings, plan_start, plan_end)),
+            trend,
+            trend_change,
+            load_from,
+        }
+    }
+
+    /// Every window's figures. Each is one Polars query over the same frame;
+    /// they are independent, so they run side by side. A year's period and
+    /// its year to date are the same window, consolidated once.
+    fn consolidate(&self, settings: &Settings, stored: &StoredFrame, period: Period) -> Result<PeriodFigures, Error> {
+        let form = settings.current_form();
+        let lines: Vec<&Line> = form.lines.iter().collect();
+        let budget_lines: Vec<&Line> = settings.plan.budget.iter().filter_map(|g| form.line(&g.line)).collect();
+        let trend_lines: Vec<&Line> = TREND_LINES.iter().filter_map(|code| form.line(code)).collect();
+        let this_year = || -> Result<(Figures, Figures), Error> {
+            let current = consolidate(stored, &lines, &self.this)?;
+            let year_to_date = if self.year_to_date == self.this {
+                current.clone()
+            } else {
+                consolidate(stored, &lines, &self.year_to_date)?
+            };
+            Ok((current, year_to_date))
+        };
+        // A change of province between last year and the period's end: the
+        // former territory's figures beside the whole province's, whose
+        // flows over months before the change lack the rest of the new
+        // province.
+        let comparisons = || -> Result<(Figures, Option<TerritoryReport>), Error> {
+            Ok((
+                consolidate(stored, &lines, &self.last_year)?,
+                TerritoryReport::compute(settings, stored, &lines, period)?,
+            ))
+        };
+        let plan_and_trend = || -> Result<(Option<Figures>, Trend), Error> {
+            let cumulative = match &self.plan {
+                Some(r) => Some(consolidate(stored, &budget_lines, r)?),
+                None => None,
+            };
+            let trend = self
+                .trend
+                .iter()
+                .map(|(month, r)| Ok((*month, consolidate(stored, &trend_lines, r)?.province)))
+                .collect::<Result<_, Error>>()?;
+            Ok((cumulative, trend))
+        };
+        let (this_year, (comparisons, plan_and_trend)) =
+            rayon::join(this_year, || rayon::join(comparisons, plan_and_trend));
+        let ((mut current, mut year_to_date), (last_year, territory), (cumulative, trend)) =
+            (this_year?, comparisons?, plan_and_trend?);
+        if let Some(t) = &territory {
+            t.mark_whole_province(&lines, &mut current, &mut year_to_date);
+        }
+        Ok(PeriodFigures {
+            current,
+            year_to_date,
+            last_year,
+            territory,
+            cumulative,
+            trend,
+        })
+    }
+}
+
+/// Who reported in a period: each unit's status for each month, the
+/// current returns used (the sources), their warnings, and the commune
+/// flags of the last month's returns.
+struct PeriodReturns {
+    statuses: Vec<MonthStatus>,
+    sources: Vec<Submission>,
+    warnings: Vec<(Submission, Finding)>,
+    communes: Vec<(String, Vec<StoredFlag>)>,
+}
+
+impl PeriodReturns {
+    fn read(settings: &Settings, store: &Store, period: Period) -> Result<PeriodReturns, Error> {
+        let statuses = month_statuses(settings, store, period)?;
+        let mut sources: Vec<Submission> = statuses.iter().filter_map(|s| s.current.clone()).collect();
+        sources.sort_by(|a, b| (&a.unit_code, &a.period).cmp(&(&b.unit_code, &b.period)));
+        let mut warnings = Vec::new();
+        for source in &sources {
+            if source.status == Status::Warnings {
+                for finding in store.findings_of(source.id)? {
+                    warnings.push((source.clone(), finding));
+                }
+            }
+        }
+        let mut communes = Vec::new();
+        for status in statuses.iter().filter(|s| s.month == period.last_month()) {
+            let flags = match &status.current {
+                Some(s) => store.flags_of(s.id)?,
+                None => Vec::new(),
+            };
+            communes.push((status.unit_code.clone(), flags));
+        }
+        Ok(PeriodReturns {
+            statuses,
+            sources,
+            warnings,
+            communes,
+        })
+    }
 }
 
 /// Writes the consolidated workbook for `period` to `out` or to

@@ -10,6 +10,8 @@
 
 use std::path::Path;
 
+use rayon::prelude::*;
+
 use rust_xlsxwriter::{
     Chart, ChartType, Color, ConditionalFormatCell, ConditionalFormatCellRule, Format, FormatAlign, FormatBorder,
     FormatPattern, Formula, Note, Workbook, Worksheet, XlsxError,
@@ -225,6 +227,20 @@ impl UnitColumns {
     }
 }
 
+/// Builds one sheet.
+type BuildSheet = fn(&mut Worksheet, &ReportData<'_>, &Styles) -> Result<(), XlsxError>;
+
+/// The workbook's sheets, in order.
+const SHEETS: [BuildSheet; 7] = [
+    form_sheet,
+    plan_sheet,
+    completeness_sheet,
+    communes_sheet,
+    warnings_sheet,
+    charts_sheet,
+    sources_sheet,
+];
+
 /// Writes the workbook to `path`.
 ///
 /// # Errors
@@ -234,15 +250,22 @@ pub fn write(path: &Path, data: &ReportData<'_>) -> Result<(), Error> {
         path: path.to_path_buf(),
         message: e.to_string(),
     };
-    let mut workbook = Workbook::new();
+    // The sheets are independent until the workbook is saved (strings and
+    // formats are numbered then), so they are built side by side.
     let s = Styles::new();
-    form_sheet(workbook.add_worksheet(), data, &s).map_err(wrap)?;
-    plan_sheet(workbook.add_worksheet(), data, &s).map_err(wrap)?;
-    completeness_sheet(workbook.add_worksheet(), data, &s).map_err(wrap)?;
-    communes_sheet(workbook.add_worksheet(), data, &s).map_err(wrap)?;
-    warnings_sheet(workbook.add_worksheet(), data, &s).map_err(wrap)?;
-    charts_sheet(&mut workbook, data, &s).map_err(wrap)?;
-    sources_sheet(workbook.add_worksheet(), data, &s).map_err(wrap)?;
+    let sheets = SHEETS
+        .par_iter()
+        .map(|build| {
+            let mut sheet = Worksheet::new();
+            build(&mut sheet, data, &s)?;
+            Ok(sheet)
+        })
+        .collect::<Result<Vec<Worksheet>, XlsxError>>()
+        .map_err(wrap)?;
+    let mut workbook = Workbook::new();
+    for sheet in sheets {
+        workbook.push_worksheet(sheet);
+    }
     let bytes = workbook.save_to_buffer().map_err(wrap)?;
     write_atomically(path, Content::Bytes(&bytes))
 }
@@ -1131,8 +1154,7 @@ fn warnings_sheet(sheet: &mut Worksheet, data: &ReportData<'_>, s: &Styles) -> R
     Ok(())
 }
 
-fn charts_sheet(workbook: &mut Workbook, data: &ReportData<'_>, s: &Styles) -> Result<(), XlsxError> {
-    let sheet = workbook.add_worksheet();
+fn charts_sheet(sheet: &mut Worksheet, data: &ReportData<'_>, s: &Styles) -> Result<(), XlsxError> {
     sheet.set_name(CHARTS_SHEET)?;
     // The data behind the charts, on the sheet itself.
     sheet.write_string_with_format(0, 0, "Tháng", &s.header)?;

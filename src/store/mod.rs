@@ -243,14 +243,13 @@ pub struct RunCounts {
     pub superseded: u64,
 }
 
-/// One current value of one unit and month.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CurrentValue {
-    pub unit: String,
-    pub period: String,
-    pub line: String,
+/// One current value of one unit and month, borrowed from the row being read.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CurrentValue<'a> {
+    pub unit: &'a str,
+    pub period: &'a str,
+    pub line: &'a str,
     pub value: Option<f64>,
-    pub ytd: Option<f64>,
 }
 
 /// What a run did with a file it looked at.
@@ -536,7 +535,8 @@ impl Store {
     /// Runs `work` in one transaction: committed when it succeeds, rolled
     /// back when it fails. Used to record the filing of a whole chunk of
     /// files at once (the chunk's data was committed by [`Store::record_chunk`]
-    /// before its files moved).
+    /// before its files moved), and to read a report from one snapshot
+    /// (every read in it sees the store as at its first read).
     ///
     /// # Errors
     /// [`Error::Database`], or the error of `work`.
@@ -830,32 +830,37 @@ impl Store {
     /// Every current value of every unit for the months `first..=last`
     /// (period strings `YYYY-MM` sort in time order), in no particular
     /// order: the report keys each by unit, month and line (sorting a
-    /// national year's 600,000 rows took a tenth of the report).
+    /// national year's 600,000 rows took a tenth of the report). Each row is
+    /// lent to `visit`, not copied (three texts a row for 600,000 rows).
     ///
     /// # Errors
     /// [`Error::Database`].
-    pub fn current_values_between(&self, first: Period, last: Period) -> Result<Vec<CurrentValue>, Error> {
+    pub fn for_each_current_value(
+        &self,
+        first: Period,
+        last: Period,
+        mut visit: impl FnMut(CurrentValue<'_>),
+    ) -> Result<(), Error> {
         let mut stmt = self
             .conn
             .prepare_cached(
-                "SELECT s.unit_code, s.period, v.line_code, v.value, v.ytd FROM submissions s
+                "SELECT s.unit_code, s.period, v.line_code, v.value FROM submissions s
                  JOIN submission_values v ON v.submission_id = s.id
                  WHERE s.status != 'rejected' AND s.superseded_by IS NULL AND s.unit_code IS NOT NULL
                  AND s.period >= ?1 AND s.period <= ?2 AND length(s.period) = 7",
             )
             .map_err(self.err())?;
-        let rows = stmt
-            .query_map([first, last], |r| {
-                Ok(CurrentValue {
-                    unit: r.get(0)?,
-                    period: r.get(1)?,
-                    line: r.get(2)?,
-                    value: r.get(3)?,
-                    ytd: r.get(4)?,
-                })
-            })
-            .map_err(self.err())?;
-        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(self.err())
+        let mut rows = stmt.query([first, last]).map_err(self.err())?;
+        while let Some(row) = rows.next().map_err(self.err())? {
+            let value = CurrentValue {
+                unit: borrowed_text(row, 0).map_err(self.err())?,
+                period: borrowed_text(row, 1).map_err(self.err())?,
+                line: borrowed_text(row, 2).map_err(self.err())?,
+                value: row.get(3).map_err(self.err())?,
+            };
+            visit(value);
+        }
+        Ok(())
     }
 
     /// Number of submissions stored.
@@ -867,6 +872,13 @@ impl Store {
             .query_row("SELECT COUNT(*) FROM submissions", [], |r| r.get(0))
             .map_err(self.err())
     }
+}
+
+/// Column `i` of `row` as text, borrowed from the row.
+fn borrowed_text<'r>(row: &'r rusqlite::Row<'_>, i: usize) -> rusqlite::Result<&'r str> {
+    row.get_ref(i)?
+        .as_str()
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e)))
 }
 
 /// One file's rows, inside the caller's transaction; the statements are
@@ -1181,6 +1193,48 @@ mod tests {
         assert!(record(&mut store, "a", Status::Accepted, Some(5.0)).is_err());
         assert_eq!(store.count_submissions().unwrap(), 3);
         assert_eq!(store.latest_accepted_period().unwrap(), Some(june));
+    }
+
+    /// What a report reads of June: every current value of the unit, and
+    /// its submissions.
+    fn june_as_read(store: &Store) -> (Vec<(String, String, Option<f64>)>, usize) {
+        let june = Period::month(2015, 6);
+        let mut values = Vec::new();
+        store
+            .for_each_current_value(june, june, |v| {
+                values.push((v.unit.to_string(), v.line.to_string(), v.value));
+            })
+            .unwrap();
+        values.sort_by(|a, b| a.1.cmp(&b.1));
+        (values, store.submissions_of("061", june).unwrap().len())
+    }
+
+    #[test]
+    fn reads_in_one_transaction_see_one_snapshot_while_another_connection_commits() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("b.db");
+        let mut writer = Store::open(&path).unwrap();
+        record(&mut writer, "a", Status::Accepted, Some(5.0)).unwrap();
+        let reader = Store::open(&path).unwrap();
+        let before = june_as_read(&reader);
+        assert_eq!(before.0[0], ("061".to_string(), "A01".to_string(), Some(5.0)));
+        assert_eq!(before.1, 1);
+        let during = reader
+            .in_transaction(|r| {
+                let first = june_as_read(r);
+                // A resubmission committed by another connection meanwhile.
+                record(&mut writer, "c", Status::Accepted, Some(7.0)).unwrap();
+                Ok((first, june_as_read(r)))
+            })
+            .unwrap();
+        assert_eq!(during.0, before);
+        assert_eq!(
+            during.1, before,
+            "a read in the same transaction saw the other connection's commit"
+        );
+        let after = june_as_read(&reader);
+        assert_eq!(after.0[0].2, Some(7.0));
+        assert_eq!(after.1, 2);
     }
 
     #[test]
