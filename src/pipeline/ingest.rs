@@ -70,8 +70,25 @@ fn stop_requested() -> bool {
     STOP.load(Ordering::SeqCst)
 }
 
-/// Files per chunk: read in parallel, stored in order, then filed.
+/// Files per chunk at most: read in parallel, stored in order (one
+/// transaction), then filed.
 const CHUNK_FILES: usize = 256;
+
+/// Chunks a pass is cut into at least, when it has the files: the first
+/// chunk is read before anything is checked, and the last is filed after
+/// everything else is stored, so a pass of two or three chunks leaves a core
+/// idle for a good part of it.
+const MIN_CHUNKS: usize = 8;
+
+/// Files per chunk at least (each chunk costs a transaction and a filing).
+const MIN_CHUNK_FILES: usize = 16;
+
+/// How many files each chunk of a pass over `files` files takes (the last
+/// takes the rest): 256 from 2,048 files up, an eighth of the pass below
+/// that, and never fewer than 16.
+pub fn chunk_files(files: usize) -> usize {
+    files.div_ceil(MIN_CHUNKS).clamp(MIN_CHUNK_FILES, CHUNK_FILES)
+}
 
 /// Chunks read ahead of the one being stored.
 const READ_AHEAD: usize = 2;
@@ -92,7 +109,7 @@ pub fn ingest(settings: &Settings, options: &IngestOptions) -> Result<IngestSumm
         tracing::info!(file = %path.display(), "File still being written; left for the next pass");
     }
     let bar = progress_bar(options.progress, found.ready.len());
-    let chunks: Vec<&[Candidate]> = found.ready.chunks(CHUNK_FILES).collect();
+    let chunks: Vec<&[Candidate]> = found.ready.chunks(chunk_files(found.ready.len())).collect();
     batch.pass(&chunks, bar.as_ref())?;
     if let Some(bar) = &bar {
         bar.finish_and_clear();
@@ -733,4 +750,28 @@ fn progress_bar(enabled: bool, total: usize) -> Option<indicatif::ProgressBar> {
         bar.set_style(style);
     }
     Some(bar)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pass_is_cut_into_eight_chunks_or_more_of_sixteen_to_256_files() {
+        for files in [1, 15, 16, 96, 127, 128, 129, 300, 576, 1200, 2047, 2048, 2049, 8460] {
+            let size = chunk_files(files);
+            assert!((16..=256).contains(&size), "{files} files: chunks of {size}");
+            let chunks = files.div_ceil(size);
+            if files >= 8 * 16 {
+                assert!(chunks >= 8, "{files} files: {chunks} chunks of {size}");
+            }
+            if size < 256 {
+                // No more than eight chunks when they are below the largest.
+                assert!(chunks <= 8, "{files} files: {chunks} chunks of {size}");
+            }
+        }
+        assert_eq!(chunk_files(8460), 256);
+        assert_eq!(chunk_files(1200), 150);
+        assert_eq!(chunk_files(96), 16);
+    }
 }

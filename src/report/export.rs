@@ -152,7 +152,8 @@ pub fn export(
     out: Option<&Path>,
 ) -> Result<(PathBuf, usize), Error> {
     let store = Store::open(&settings.paths.database)?;
-    let rows = export_rows(settings, &store, period)?;
+    // One snapshot, as for the report.
+    let rows = store.in_transaction(|store| export_rows(settings, store, period))?;
     let path = out.map_or_else(|| default_export_path(settings, period, format), Path::to_path_buf);
     match format {
         ExportFormat::Csv => {

@@ -435,7 +435,7 @@ period = "latest"
 
 #[test]
 fn sigterm_in_the_middle_of_a_batch_leaves_every_file_once_in_the_database_or_the_inbox() {
-    // 576 returns: three chunks (256, 256, 64), each stored in one transaction.
+    // 576 returns: eight chunks of 72, each stored in one transaction.
     let ws = Workspace::new(48, 12, false);
     ws.configure(0, 60, true, "");
     // Files already in the inbox: the start-up pass takes them as one batch.
