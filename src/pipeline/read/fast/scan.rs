@@ -57,7 +57,7 @@ impl<'x> Scan<'x> {
         self.skip_to_tag()?;
         let rest = &self.text.as_bytes()[self.at..];
         let n = name.len();
-        if rest.len() > n + 2 && rest[1] == b'/' && &rest[2..2 + n] == name.as_bytes() && rest[2 + n] == b'>' {
+        if rest.len() > n + 2 && rest[1] == b'/' && same(&rest[2..2 + n], name.as_bytes()) && rest[2 + n] == b'>' {
             self.at += n + 3;
             return Ok(true);
         }
@@ -79,9 +79,9 @@ impl<'x> Scan<'x> {
         }
         let close = name_end + memchr(b'>', &rest.as_bytes()[name_end..]).ok_or(Stop::Unsure)?;
         let inside = &rest[name_end..close];
-        let (attributes, empty) = match inside.strip_suffix('/') {
-            Some(attributes) => (attributes, true),
-            None => (inside, false),
+        let (attributes, empty) = match inside.as_bytes().last() {
+            Some(b'/') => (&inside[..inside.len() - 1], true),
+            _ => (inside, false),
         };
         if !attributes.is_empty() && !attributes.starts_with([' ', '\t', '\n']) {
             return Err(Stop::Unsure);
@@ -149,13 +149,20 @@ fn attributes<'x, const N: usize>(text: &'x str, names: [&str; N]) -> Result<[Op
             .position(|b| b == b':')
             .map_or(key, |colon| &key[colon + 1..]);
         for (name, slot) in names.iter().zip(found.iter_mut()) {
-            if local == *name {
+            if same(local.as_bytes(), name.as_bytes()) {
                 *slot = Some(value);
             }
         }
         at = skip_space(close + 1);
     }
     Ok(found)
+}
+
+/// Whether two short names are the same, compared in place: `==` calls
+/// `memcmp` for each, which cost more than the comparison itself.
+#[inline]
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
 }
 
 /// White space between XML's markup (a carriage return never gets here).
