@@ -330,21 +330,42 @@ fn truncated(text: &str) -> Cow<'_, str> {
 
 /// Cell text escaped for XML as Excel writes it: `& < >` as entities,
 /// control characters (and a literal `_xHHHH_`) in Excel's `_xHHHH_` form.
+/// The runs between those are copied whole: every byte looked for is ASCII
+/// or the first of U+FFFE and U+FFFF (`EF BF BE`, `EF BF BF`), so each run
+/// starts and ends between characters.
 fn push_text(out: &mut String, text: &str) {
     let bytes = text.as_bytes();
-    for (i, c) in text.char_indices() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '\t' | '\n' => out.push(c),
-            '\u{0}'..='\u{1F}' | '\u{FFFE}' | '\u{FFFF}' => {
-                let _ = write!(out, "_x{:04X}_", u32::from(c));
+    let mut run = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        let (width, code) = match bytes[i] {
+            b'&' | b'<' | b'>' => (1, None),
+            b'\t' | b'\n' => (0, None),
+            b @ 0..=0x1F => (1, Some(u32::from(b))),
+            b'_' if is_escape(&bytes[i..]) => (1, None),
+            0xEF if bytes.get(i + 1) == Some(&0xBF) && matches!(bytes.get(i + 2), Some(0xBE | 0xBF)) => {
+                (3, Some(0xFFC0 | (u32::from(bytes[i + 2]) & 0x3F)))
             }
-            '_' if is_escape(&bytes[i..]) => out.push_str("_x005F_"),
-            _ => out.push(c),
+            _ => (0, None),
+        };
+        if width == 0 {
+            i += 1;
+            continue;
         }
+        out.push_str(&text[run..i]);
+        match (bytes[i], code) {
+            (_, Some(code)) => {
+                let _ = write!(out, "_x{code:04X}_");
+            }
+            (b'&', _) => out.push_str("&amp;"),
+            (b'<', _) => out.push_str("&lt;"),
+            (b'>', _) => out.push_str("&gt;"),
+            _ => out.push_str("_x005F_"),
+        }
+        i += width;
+        run = i;
     }
+    out.push_str(&text[run..]);
 }
 
 /// Whether `bytes` starts with `_xHHHH_`.
@@ -530,6 +551,58 @@ pub(super) fn package(sheets: [Sheet; 2], created: &str) -> ZipResult<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The escape as first written, one character at a time: the second
+    /// way `push_text` is checked against.
+    fn escaped_char_by_char(text: &str) -> String {
+        let mut out = String::new();
+        let bytes = text.as_bytes();
+        for (i, c) in text.char_indices() {
+            match c {
+                '&' => out.push_str("&amp;"),
+                '<' => out.push_str("&lt;"),
+                '>' => out.push_str("&gt;"),
+                '\t' | '\n' => out.push(c),
+                '\u{0}'..='\u{1F}' | '\u{FFFE}' | '\u{FFFF}' => {
+                    let _ = write!(out, "_x{:04X}_", u32::from(c));
+                }
+                '_' if is_escape(&bytes[i..]) => out.push_str("_x005F_"),
+                _ => out.push(c),
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn text_is_escaped_run_by_run_as_it_was_character_by_character() {
+        let texts = [
+            "",
+            "Số người được hỗ trợ",
+            "a & b < c > d",
+            "&&<<>>",
+            "tab\tand\nnew line, carriage\rreturn",
+            "\u{0}\u{1}\u{7}\u{1F} control",
+            "_x0041_ and _x00Zz_ and _x004_ and __x0041__ and _",
+            "ends with _x0041_",
+            "_",
+            "\u{FFFE}\u{FFFF}\u{FFFD}\u{FEFF}",
+            "ạ\u{FFFE}ạ\u{FFFF}_x1234_ạ&",
+            "\u{EFBF}\u{10FFFF}\u{E000}",
+        ];
+        for text in texts {
+            let mut out = String::new();
+            push_text(&mut out, text);
+            assert_eq!(out, escaped_char_by_char(text), "{text:?}");
+        }
+        // Every character up to U+FFFF and a few beyond, alone and between others.
+        for code in (0..=0xFFFFu32).chain([0x1_0000, 0x1_F600, 0x10_FFFF]) {
+            let Some(c) = char::from_u32(code) else { continue };
+            let text = format!("a{c}_x00{c}_{c}");
+            let mut out = String::new();
+            push_text(&mut out, &text);
+            assert_eq!(out, escaped_char_by_char(&text), "U+{code:04X}");
+        }
+    }
 
     #[test]
     fn a_text_beyond_excels_limit_is_cut_to_it_with_an_ellipsis_and_a_shorter_one_is_kept() {
