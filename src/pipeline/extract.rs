@@ -571,7 +571,12 @@ fn find_table_header(sheet: &Sheet) -> Option<TableColumns> {
 /// Whether a `Mã số` cell holds a line code: a letter, then digits and dots
 /// (`A01`, `A01.1`, `G7`), nothing else. Section letters and numbers are not.
 fn line_code(text: &str) -> Option<String> {
-    let t: String = text.nfc().collect::<String>().trim().to_uppercase();
+    // ASCII, as nearly every code is, is its own NFC form.
+    let t: String = if text.is_ascii() {
+        text.trim().to_ascii_uppercase()
+    } else {
+        text.nfc().collect::<String>().trim().to_uppercase()
+    };
     let mut chars = t.chars();
     let first = chars.next()?;
     let rest: String = chars.collect();
