@@ -338,31 +338,31 @@ fn push_text(out: &mut String, text: &str) {
     let mut run = 0;
     let mut i = 0;
     while i < bytes.len() {
-        let (width, code) = match bytes[i] {
-            b'&' | b'<' | b'>' => (1, None),
-            b'\t' | b'\n' => (0, None),
-            b @ 0..=0x1F => (1, Some(u32::from(b))),
-            b'_' if is_escape(&bytes[i..]) => (1, None),
-            0xEF if bytes.get(i + 1) == Some(&0xBF) && matches!(bytes.get(i + 2), Some(0xBE | 0xBF)) => {
-                (3, Some(0xFFC0 | (u32::from(bytes[i + 2]) & 0x3F)))
-            }
-            _ => (0, None),
+        let escaped = match bytes[i] {
+            b'\t' | b'\n' => false,
+            b'&' | b'<' | b'>' | 0..=0x1F => true,
+            b'_' => is_escape(&bytes[i..]),
+            0xEF => bytes[i + 1..].starts_with(&[0xBF, 0xBE]) || bytes[i + 1..].starts_with(&[0xBF, 0xBF]),
+            _ => false,
         };
-        if width == 0 {
+        if !escaped {
             i += 1;
             continue;
         }
         out.push_str(&text[run..i]);
-        match (bytes[i], code) {
-            (_, Some(code)) => {
-                let _ = write!(out, "_x{code:04X}_");
+        // `i` is where a character starts (an ASCII byte or the first of
+        // U+FFFE or U+FFFF), so there is one.
+        let c = text[i..].chars().next().unwrap_or('\u{0}');
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '_' => out.push_str("_x005F_"),
+            _ => {
+                let _ = write!(out, "_x{:04X}_", u32::from(c));
             }
-            (b'&', _) => out.push_str("&amp;"),
-            (b'<', _) => out.push_str("&lt;"),
-            (b'>', _) => out.push_str("&gt;"),
-            _ => out.push_str("_x005F_"),
         }
-        i += width;
+        i += c.len_utf8();
         run = i;
     }
     out.push_str(&text[run..]);

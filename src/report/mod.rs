@@ -173,18 +173,10 @@ pub fn report_data<'a>(settings: &'a Settings, store: &Store, period: Period) ->
             Ok((figures?, returns?))
         })
     })?;
-    let PeriodFigures {
-        current,
-        year_to_date,
-        last_year,
-        territory,
-        cumulative,
-        trend,
-    } = figures;
 
     let mut ratios = Vec::new();
     for target in &plan.targets {
-        let ratio = ratio(&current, &target.numerator, &target.denominator)?;
+        let ratio = ratio(&figures.current, &target.numerator, &target.denominator)?;
         let verdict = target.verdict(ratio.province, ratio.numerator_complete, ratio.denominator_complete);
         ratios.push(PlanRatio {
             target: target.clone(),
@@ -200,11 +192,12 @@ pub fn report_data<'a>(settings: &'a Settings, store: &Store, period: Period) ->
             label: group.label.clone(),
             line: group.line.clone(),
             planned_year: group.planned(period.year()),
-            spent_year: year_to_date.province_of(&group.line).unwrap_or(Figure::UNKNOWN),
+            spent_year: figures.year_to_date.province_of(&group.line).unwrap_or(Figure::UNKNOWN),
             planned_cumulative: (plan.first_year..=plan.last_year.min(period.year()))
                 .filter_map(|y| group.planned(y))
                 .sum(),
-            spent_cumulative: cumulative
+            spent_cumulative: figures
+                .cumulative
                 .as_ref()
                 .and_then(|c| c.province_of(&group.line))
                 .unwrap_or(Figure::UNKNOWN),
@@ -216,9 +209,9 @@ pub fn report_data<'a>(settings: &'a Settings, store: &Store, period: Period) ->
         form,
         period,
         units: windows.this.units().to_vec(),
-        current,
-        year_to_date,
-        last_year,
+        current: figures.current,
+        year_to_date: figures.year_to_date,
+        last_year: figures.last_year,
         statuses: returns.statuses,
         rates,
         ratios,
@@ -226,9 +219,9 @@ pub fn report_data<'a>(settings: &'a Settings, store: &Store, period: Period) ->
         communes: returns.communes,
         warnings: returns.warnings,
         sources: returns.sources,
-        trend,
+        trend: figures.trend,
         trend_change: windows.trend_change,
-        territory,
+        territory: figures.territory,
     })
 }
 

@@ -337,3 +337,57 @@ fn missing_spending_is_not_counted_as_zero_and_the_budget_is_p6_against_its_refe
         .iter()
         .any(|c| matches!(c, Data::String(s) if s == "Cùng kỳ năm trước"))));
 }
+
+#[test]
+fn cumulative_spending_adds_every_month_since_the_plan_began_and_a_blank_makes_it_incomplete() {
+    let dir = temp_dir();
+    let settings = bac_kan(dir.path());
+    let mut db = Store::open(&settings.paths.database).unwrap();
+    let first_year = settings.plan.first_year;
+    assert!(first_year < 2015, "the plan began before 2015");
+    // Every district, every month from the plan's first January to June
+    // 2015, spends half its month number on group 1 (F05.1); Pác Nặm left
+    // March 2013 blank. The expected total is summed here, month by month.
+    let mut expected = 0.0;
+    let mut months = 0;
+    for year in first_year..=2015 {
+        for month in 1..=12u32 {
+            if year == 2015 && month > 6 {
+                break;
+            }
+            months += 1;
+            for unit in DISTRICTS {
+                let spent = (unit != "060" || year != 2013 || month != 3).then_some(f64::from(month) * 0.5);
+                expected += spent.unwrap_or(0.0);
+                store(&mut db, unit, &format!("{year}-{month:02}"), &[("F05.1", spent)]);
+            }
+        }
+    }
+    assert_eq!(months, (2015 - first_year) * 12 + 6);
+    let data = report_data(&settings, &db, p("2015-06")).unwrap();
+    let group1 = &data.budget[0];
+    assert_eq!(group1.line, "F05.1");
+    assert!((group1.spent_cumulative.value.unwrap() - expected).abs() < 1e-9);
+    assert!(!group1.spent_cumulative.complete, "one blank cell: incomplete");
+    // The year so far (January to June 2015) alone.
+    let year: f64 = (1..=6).map(|m| f64::from(m) * 0.5 * 8.0).sum();
+    assert!((group1.spent_year.value.unwrap() - year).abs() < 1e-9);
+    assert!(group1.spent_year.complete);
+    // The workbook prints the same total.
+    let summary = write_report(&settings, p("2015-06"), None).unwrap();
+    let plan = rows(&summary.path, "Tiến độ kế hoạch");
+    let row = plan.iter().find(|r| r[2] == "F05.1").unwrap();
+    let printed: f64 = row[7].parse().unwrap();
+    assert!((printed - expected).abs() < 1e-6, "{row:?}");
+
+    // Pác Nặm sends March 2013 again with the cell filled, and Ba Bể May
+    // 2012 with 10 instead of 2.5: complete, and each resubmission replaces
+    // its return, it is not added to it.
+    store(&mut db, "060", "2013-03", &[("F05.1", Some(4.0))]);
+    store(&mut db, "061", "2012-05", &[("F05.1", Some(10.0))]);
+    let data = report_data(&settings, &db, p("2015-06")).unwrap();
+    let group1 = &data.budget[0];
+    let corrected = expected + 4.0 + (10.0 - 2.5);
+    assert!((group1.spent_cumulative.value.unwrap() - corrected).abs() < 1e-9);
+    assert!(group1.spent_cumulative.complete);
+}
