@@ -40,6 +40,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+# Seconds a freed inode stays out of reach on an ext4 file system without a
+# journal (this machine's): a new file or folder skips, one lookup at a
+# time, every inode freed less than a minute ago (six while its block is not
+# written back). Runs right after deleting thousands of files would time
+# that skipping, a cost of the benchmark's cleaning, not of ingest.
+INODE_AGE_S = 65
+
 TIME = "/usr/bin/time"
 
 # One core to confine a run to, when the machine has a second one to compare.
@@ -261,19 +268,22 @@ class Bench:
         thousands of files just before another run would slow the file
         creations of that run: on an ext4 file system without a journal
         (this machine's) a new file skips every inode freed in the last
-        seconds (minutes while its block is unwritten) — a cost of the
+        minute (six while its block is unwritten): a cost of the
         benchmark's cleaning, not of ingest."""
         self.retired.append(workspace)
 
-    def clear_retired(self) -> None:
-        """Deletes the retired workspaces between scales, then lets the
-        freed inodes age (written back, past the kernel's few seconds)."""
+    def clear_retired(self, then_wait: bool = True) -> None:
+        """Deletes the retired workspaces between scales, then (when they
+        held many files) lets the freed inodes age: written back, then past
+        ext4's minute."""
+        deleted = 0
         for workspace in self.retired:
+            deleted += sum(len(files) + len(dirs) for _, dirs, files in os.walk(workspace))
             shutil.rmtree(workspace, ignore_errors=True)
-        if self.retired:
-            os.sync()
-            time.sleep(6)
         self.retired.clear()
+        if then_wait and deleted > 1000:
+            os.sync()
+            time.sleep(INODE_AGE_S)
 
     def compare(self, scale: Scale, names: list[str]) -> None:
         outputs = [(n, self.output_of(scale, n)) for n in names]
@@ -648,7 +658,7 @@ def main() -> int:
         print(f"bench: STOPPED: {e}", file=sys.stderr)
         return 1
     finally:
-        bench.clear_retired()
+        bench.clear_retired(then_wait=False)
     write_results(args.results, bench, args.scale, started, time.perf_counter() - clock)
     (args.work / "results.json").write_text(
         json.dumps(
