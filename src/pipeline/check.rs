@@ -27,7 +27,7 @@ use crate::domain::{Form, Period, Severity};
 use crate::error::Error;
 use crate::pipeline::extract::{extract, Extracted, TABLE_HEADER};
 use crate::pipeline::read::{read_workbook_bytes, ReadLimits, ReadProblem};
-use crate::pipeline::validate::{validate, Checked, Context, History, HistoryValue};
+use crate::pipeline::validate::{validate, Checked, Context, History, HistoryValue, MonthValues};
 use crate::store::Store;
 
 /// A file taken in: where it is, the name it arrived under, and what
@@ -194,7 +194,7 @@ pub struct StoreHistory {
 }
 
 /// One unit's stored months.
-type UnitMonths = BTreeMap<Period, BTreeMap<String, HistoryValue>>;
+type UnitMonths = BTreeMap<Period, MonthValues>;
 
 impl StoreHistory {
     /// Loads a unit's current values from the store, once.
@@ -263,7 +263,7 @@ impl StoreHistory {
 }
 
 impl History for StoreHistory {
-    fn month(&self, unit: &str, period: Period) -> Option<&BTreeMap<String, HistoryValue>> {
+    fn month(&self, unit: &str, period: Period) -> Option<&MonthValues> {
         self.units.get(unit)?.get(&period)
     }
 }

@@ -46,13 +46,17 @@ pub struct HistoryValue {
     pub ytd: Option<f64>,
 }
 
+/// A unit's stored values of one month, by line code (hashed: the rules
+/// across periods look up every line in every month of their window).
+pub type MonthValues = HashMap<String, HistoryValue, foldhash::fast::FixedState>;
+
 /// The values a unit already has in the store, for the rules across periods
 /// (18–20). Implemented by the store; [`NoHistory`] and [`MemoryHistory`]
 /// serve tests, `check` without a database, and the first month of use.
 pub trait History {
     /// The current stored values of `unit` for month `period`, by line code;
     /// `None` when nothing is stored for that month.
-    fn month(&self, unit: &str, period: Period) -> Option<&BTreeMap<String, HistoryValue>>;
+    fn month(&self, unit: &str, period: Period) -> Option<&MonthValues>;
 }
 
 /// A history with nothing in it: the rules across periods say nothing.
@@ -60,7 +64,7 @@ pub trait History {
 pub struct NoHistory;
 
 impl History for NoHistory {
-    fn month(&self, _unit: &str, _period: Period) -> Option<&BTreeMap<String, HistoryValue>> {
+    fn month(&self, _unit: &str, _period: Period) -> Option<&MonthValues> {
         None
     }
 }
@@ -68,7 +72,7 @@ impl History for NoHistory {
 /// A history held in memory.
 #[derive(Debug, Clone, Default)]
 pub struct MemoryHistory {
-    months: BTreeMap<(String, Period), BTreeMap<String, HistoryValue>>,
+    months: BTreeMap<(String, Period), MonthValues>,
 }
 
 impl MemoryHistory {
@@ -87,7 +91,7 @@ impl MemoryHistory {
 }
 
 impl History for MemoryHistory {
-    fn month(&self, unit: &str, period: Period) -> Option<&BTreeMap<String, HistoryValue>> {
+    fn month(&self, unit: &str, period: Period) -> Option<&MonthValues> {
         self.months.get(&(unit.to_string(), period))
     }
 }
@@ -703,7 +707,7 @@ struct Checker<'a> {
     /// lines up here; hashed, as the lookups were a visible part of checking).
     cells: HashMap<&'a str, LineCells<'a>, foldhash::fast::FixedState>,
     /// The unit's stored months the rules across periods read.
-    history: BTreeMap<Period, &'a BTreeMap<String, HistoryValue>>,
+    history: BTreeMap<Period, &'a MonthValues>,
     findings: Vec<Finding>,
 }
 

@@ -728,7 +728,7 @@ impl Checker<'_> {
     pub(super) fn outlier(&mut self, rule: &Rule, params: &OutlierRule) {
         let mut found = Vec::new();
         // The stored months of the window, looked up once for every line.
-        let window: Vec<&BTreeMap<String, super::HistoryValue>> = (1..=i64::from(params.window_months))
+        let window: Vec<&super::MonthValues> = (1..=i64::from(params.window_months))
             .filter_map(|n| self.history.get(&self.period.add_months(-n)).copied())
             .collect();
         for line in &self.form.lines {

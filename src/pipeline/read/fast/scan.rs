@@ -210,7 +210,7 @@ fn unescape(text: &str) -> Result<String, Stop> {
 /// it), no comment, CDATA or DOCTYPE before the root that could hide or fake
 /// it, and nothing named `also_not_before` there either.
 fn from_root<'x>(xml: &'x [u8], root: &str, also_not_before: &str) -> Result<Scan<'x>, Stop> {
-    let text = std::str::from_utf8(xml).map_err(|_| Stop::Unsure)?;
+    let text = simdutf8::basic::from_utf8(xml).map_err(|_| Stop::Unsure)?;
     let text = text.strip_prefix('\u{FEFF}').unwrap_or(text);
     if text.contains('\r') {
         return Err(Stop::Unsure);
