@@ -294,7 +294,9 @@ pub struct Form {
     pub lines: Vec<Line>,
     pub commune_flags: Vec<CommuneFlag>,
     pub rules: Vec<Rule>,
-    index: HashMap<String, usize>,
+    /// Line code → position in `lines` (hashed with foldhash: every stage
+    /// looks lines up by code, for every line of every file).
+    index: HashMap<String, usize, foldhash::fast::FixedState>,
 }
 
 impl Form {
@@ -647,7 +649,7 @@ fn parse_form(text: &str) -> Result<Form, Vec<String>> {
     if lines.is_empty() {
         problems.push("the form has no [[lines]]".into());
     }
-    let mut index = HashMap::new();
+    let mut index = HashMap::with_hasher(foldhash::fast::FixedState::default());
     for (i, line) in lines.iter().enumerate() {
         if index.insert(line.code.clone(), i).is_some() {
             problems.push(format!("line code {} appears more than once", line.code));

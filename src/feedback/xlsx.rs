@@ -156,7 +156,9 @@ impl Sheet {
         self.end_row();
         self.row = Some(row);
         self.last_col = None;
-        let _ = write!(self.data, "<row r=\"{}\"", u64::from(row) + 1);
+        self.data.push_str("<row r=\"");
+        self.data.push_str(itoa::Buffer::new().format(u64::from(row) + 1));
+        self.data.push('"');
         if let Some(height) = height {
             let _ = write!(self.data, " ht=\"{height}\" customHeight=\"1\"");
         }
@@ -179,7 +181,9 @@ impl Sheet {
         self.extent = Some((rows.max(row), cols.max(col)));
         self.data.push_str("<c r=\"");
         push_a1(&mut self.data, row, u32::from(col));
-        let _ = write!(self.data, "\" s=\"{}\"", style as u8);
+        self.data.push_str("\" s=\"");
+        self.data.push_str(itoa::Buffer::new().format(style as u8));
+        self.data.push('"');
     }
 
     /// A text cell; an empty text is a blank cell with the style.

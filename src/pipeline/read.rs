@@ -971,16 +971,7 @@ pub fn a1(row: u32, col: u32) -> String {
 /// Appends "E17" for a 0-based row and column to `out`.
 pub fn push_a1(out: &mut String, row: u32, col: u32) {
     push_column_letters(out, col);
-    // A row number has at most 10 digits.
-    let mut digits = [0u8; 10];
-    let mut n = u64::from(row) + 1;
-    let mut start = digits.len();
-    while n > 0 {
-        start -= 1;
-        digits[start] = b'0' + (n % 10) as u8;
-        n /= 10;
-    }
-    out.extend(digits[start..].iter().map(|&d| char::from(d)));
+    out.push_str(itoa::Buffer::new().format(u64::from(row) + 1));
 }
 
 /// "A", "B", …, "Z", "AA", … from a 0-based column.
@@ -991,6 +982,10 @@ pub fn column_letters(col: u32) -> String {
 }
 
 fn push_column_letters(out: &mut String, col: u32) {
+    if col < 26 {
+        out.push(char::from(b'A' + col as u8));
+        return;
+    }
     // At most 7 letters for a u32 column.
     let mut letters = [0u8; 7];
     let mut n = u64::from(col) + 1;
