@@ -101,7 +101,7 @@ const COL_NOTE: u16 = 6;
 
 /// "E17" from 0-based row and column.
 pub fn a1(row: u32, col: u16) -> String {
-    format!("{}{}", column_letter(col), row + 1)
+    crate::pipeline::read::a1(row, u32::from(col))
 }
 
 /// "A", "B", …, "AA" from a 0-based column.

@@ -23,7 +23,7 @@ use std::sync::OnceLock;
 
 use zip::write::SimpleFileOptions;
 
-use crate::pipeline::read::push_a1;
+use crate::pipeline::read::{push_a1, starts_with_escape};
 use zip::result::ZipResult;
 use zip::{CompressionMethod, ZipArchive, ZipWriter};
 
@@ -347,7 +347,7 @@ fn push_text(out: &mut String, text: &str) {
         let escaped = match bytes[i] {
             b'\t' | b'\n' => false,
             b'&' | b'<' | b'>' | 0..=0x1F => true,
-            b'_' => is_escape(&bytes[i..]),
+            b'_' => starts_with_escape(&bytes[i..]),
             0xEF => bytes[i + 1..].starts_with(&[0xBF, 0xBE]) || bytes[i + 1..].starts_with(&[0xBF, 0xBF]),
             _ => false,
         };
@@ -372,11 +372,6 @@ fn push_text(out: &mut String, text: &str) {
         run = i;
     }
     out.push_str(&text[run..]);
-}
-
-/// Whether `bytes` starts with `_xHHHH_`.
-fn is_escape(bytes: &[u8]) -> bool {
-    bytes.len() >= 7 && bytes[1] == b'x' && bytes[6] == b'_' && bytes[2..6].iter().all(u8::is_ascii_hexdigit)
 }
 
 /// An attribute value escaped for XML.
@@ -570,7 +565,7 @@ mod tests {
                 '\u{0}'..='\u{1F}' | '\u{FFFE}' | '\u{FFFF}' => {
                     let _ = write!(out, "_x{:04X}_", u32::from(c));
                 }
-                '_' if is_escape(&bytes[i..]) => out.push_str("_x005F_"),
+                '_' if starts_with_escape(&bytes[i..]) => out.push_str("_x005F_"),
                 _ => out.push(c),
             }
         }

@@ -974,6 +974,17 @@ pub fn push_a1(out: &mut String, row: u32, col: u32) {
     out.push_str(itoa::Buffer::new().format(u64::from(row) + 1));
 }
 
+/// Whether `bytes` starts with `_xHHHH_`, the escape Excel writes for a
+/// character XML cannot hold (and, as `_x005F_`, for a literal one): the
+/// reader leaves texts that hold one to calamine, the feedback writes one.
+pub fn starts_with_escape(bytes: &[u8]) -> bool {
+    bytes.len() >= 7
+        && bytes[0] == b'_'
+        && bytes[1] == b'x'
+        && bytes[6] == b'_'
+        && bytes[2..6].iter().all(u8::is_ascii_hexdigit)
+}
+
 /// "A", "B", …, "Z", "AA", … from a 0-based column.
 pub fn column_letters(col: u32) -> String {
     let mut out = String::with_capacity(3);

@@ -290,10 +290,7 @@ fn push_entity(entity: &BytesRef<'_>, out: &mut String) -> Result<(), Stop> {
 
 /// Whether `text` holds an `_xHHHH_` escape (left to calamine).
 fn has_escape(text: &str) -> bool {
-    let bytes = text.as_bytes();
-    bytes
-        .windows(7)
-        .any(|w| w[0] == b'_' && w[1] == b'x' && w[6] == b'_' && w[2..6].iter().all(u8::is_ascii_hexdigit))
+    text.as_bytes().windows(7).any(super::starts_with_escape)
 }
 
 /// The text of a string item (`<si>` or `<is>`), read up to its end tag:
