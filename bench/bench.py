@@ -47,6 +47,16 @@ from pathlib import Path
 # that skipping, a cost of the benchmark's cleaning, not of ingest.
 INODE_AGE_S = 65
 
+
+def let_inodes_age(deleted: int) -> None:
+    """After deleting `deleted` files and folders: when they were many,
+    write their inodes back and wait out ext4's minute before timing runs
+    that create files (see `INODE_AGE_S`)."""
+    if deleted > 1000:
+        print(f"  letting the inodes of {deleted} deleted files age ({INODE_AGE_S} s)")
+        os.sync()
+        time.sleep(INODE_AGE_S)
+
 TIME = "/usr/bin/time"
 
 # One core to confine a run to, when the machine has a second one to compare.
@@ -272,18 +282,13 @@ class Bench:
         benchmark's cleaning, not of ingest."""
         self.retired.append(workspace)
 
-    def clear_retired(self, then_wait: bool = True) -> None:
-        """Deletes the retired workspaces between scales, then (when they
-        held many files) lets the freed inodes age: written back, then past
-        ext4's minute."""
-        deleted = 0
+    def clear_retired(self) -> int:
+        """Deletes the retired workspaces; returns how many there were."""
+        count = len(self.retired)
         for workspace in self.retired:
-            deleted += sum(len(files) + len(dirs) for _, dirs, files in os.walk(workspace))
             shutil.rmtree(workspace, ignore_errors=True)
         self.retired.clear()
-        if then_wait and deleted > 1000:
-            os.sync()
-            time.sleep(INODE_AGE_S)
+        return count
 
     def compare(self, scale: Scale, names: list[str]) -> None:
         outputs = [(n, self.output_of(scale, n)) for n in names]
@@ -323,7 +328,8 @@ class Bench:
                 ran.append(name)
                 print(f"  round {r + 1} {name:10} {run.wall:8.3f} s  {run.rss_mb:7.1f} MB")
             self.compare(scale, ran)
-        self.clear_retired()
+        # Each workspace held a copy of the corpus at least.
+        let_inodes_age(scale.returns * self.clear_retired())
 
 
 # -- the report --------------------------------------------------------------
@@ -635,6 +641,9 @@ def main() -> int:
     parser.add_argument("--results", type=Path, required=True)
     parser.add_argument("--threads", type=lambda s: [int(x) for x in s.split(",")], default=[1, 2])
     parser.add_argument("--scale", type=parse_scale, action="append", required=True)
+    parser.add_argument(
+        "--deleted-before", type=int, default=0, help="files and folders run.sh deleted just before (earlier corpora)"
+    )
     args = parser.parse_args()
     if not Path(TIME).exists():
         print(f"bench: {TIME} is missing (bash bench/setup.sh installs it)", file=sys.stderr)
@@ -649,6 +658,7 @@ def main() -> int:
         )
     elif bench.capability == "export":
         print("bench: this baocao build has no `report`: using `export --format csv` for its figures", file=sys.stderr)
+    let_inodes_age(args.deleted_before)
     started = dt.datetime.now(dt.UTC)
     clock = time.perf_counter()
     try:
@@ -658,7 +668,7 @@ def main() -> int:
         print(f"bench: STOPPED: {e}", file=sys.stderr)
         return 1
     finally:
-        bench.clear_retired(then_wait=False)
+        bench.clear_retired()
     write_results(args.results, bench, args.scale, started, time.perf_counter() - clock)
     (args.work / "results.json").write_text(
         json.dumps(

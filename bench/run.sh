@@ -104,7 +104,7 @@ floor="$work/bin/floor"
 say "corpora (baocao synth)"
 mkdir -p "$work/corpus"
 scales=()
-freed=0 # files and folders of earlier corpora deleted here
+freed=0 # files and folders of earlier corpora deleted here (bench.py lets their inodes age)
 synth() { # NAME REPS SLOW_REPS SYNTH_ARGS...
     local name="$1" reps="$2" slow="$3"
     shift 3
@@ -136,14 +136,6 @@ if ((${#scales[@]} == 0)); then
     exit 2
 fi
 
-if ((freed > 1000)); then
-    # See INODE_AGE_S in bench.py: files created within a minute of deleting
-    # thousands cost far more on this machine's journal-less ext4.
-    say "letting the inodes of the $freed deleted corpus files age (65 s)"
-    sync
-    sleep 65
-fi
-
 say "runs"
 # bench.py imports formdef.py and the baselines from bench/.
 cd "$bench"
@@ -156,4 +148,5 @@ cd "$bench"
     --work "$work" \
     --results "$results" \
     --threads "$threads" \
+    --deleted-before "$freed" \
     "${scales[@]}"
