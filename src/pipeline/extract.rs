@@ -11,6 +11,7 @@
 //! from, goes to `validate` as a [`RawReturn`], untouched, so that every later
 //! finding can name its cell and quote what the district typed.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use chrono::Datelike;
@@ -572,14 +573,15 @@ fn find_table_header(sheet: &Sheet) -> Option<TableColumns> {
 /// (`A01`, `A01.1`, `G7`), nothing else. Section letters and numbers are not.
 fn line_code(text: &str) -> Option<String> {
     // ASCII, as nearly every code is, is its own NFC form.
-    let t: String = if text.is_ascii() {
-        text.trim().to_ascii_uppercase()
+    let nfc: Cow<'_, str> = if text.is_ascii() {
+        Cow::Borrowed(text)
     } else {
-        text.nfc().collect::<String>().trim().to_uppercase()
+        Cow::Owned(text.nfc().collect())
     };
+    let t = nfc.trim().to_uppercase();
     let mut chars = t.chars();
     let first = chars.next()?;
-    let rest: String = chars.collect();
+    let rest = chars.as_str();
     (first.is_ascii_alphabetic()
         && !rest.is_empty()
         && rest.len() <= 12

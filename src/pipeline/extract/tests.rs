@@ -350,3 +350,17 @@ fn a_label_and_its_value_in_one_cell_are_read_whatever_the_spaces_between_words(
         assert_eq!(read.as_deref(), Some("01/PCMD-H"), "{text:?}");
     }
 }
+
+#[test]
+fn a_line_code_is_a_letter_then_digits_and_dots_in_any_case_and_spacing() {
+    // Read as typed: padded, lower case, with a no-break space (a text that
+    // is not ASCII, so normalised first) — the same code.
+    for typed in ["A01.1", " a01.1 ", "a01.1\u{a0}", "\u{a0}A01.1"] {
+        assert_eq!(line_code(typed).as_deref(), Some("A01.1"), "{typed:?}");
+    }
+    assert_eq!(line_code("G7").as_deref(), Some("G7"));
+    // Section letters, section numbers, labels and letters with marks are not codes.
+    for typed in ["A", "I", "01", "A01x", "A.01", "Mục A", "Ạ01", "A\u{301}01", "", "   "] {
+        assert_eq!(line_code(typed), None, "{typed:?}");
+    }
+}
