@@ -2,7 +2,10 @@
 //! each part a reader needs (the workbook and its relationships, the shared
 //! strings, the number formats of `styles.xml`, each worksheet), straight
 //! from the inflated bytes, with no dense range and no second pass for the
-//! merged areas.
+//! merged areas. The layout parts (relationships, workbook, styles) are
+//! the same in every return made from one template: a thread parses them
+//! once and reuses what they say while the next file's are stored byte for
+//! byte the same ([`Layout`]).
 //!
 //! It gives exactly what the calamine path gives (the same cells, values,
 //! formulas, dates and merged areas; `tests.rs` checks both on every kind of
@@ -13,8 +16,10 @@
 //! calamine instead. A file is therefore never judged by this reader alone
 //! unless it reads cleanly.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::io::{Cursor, Read};
+use std::rc::Rc;
 
 use calamine::{DataRef, ExcelDateTime, ExcelDateTimeType};
 use quick_xml::events::{BytesRef, BytesStart, Event};
@@ -90,76 +95,170 @@ enum Format {
 /// What every sheet needs from the rest of the package.
 struct Book {
     strings: Vec<String>,
-    formats: Vec<Format>,
+    layout: Rc<Layout>,
+}
+
+/// What a package's relationships, workbook and styles say: the worksheets
+/// in order, the date system and the number format class of each cell
+/// style. Every return made from one template has these four parts byte for
+/// byte the same, so each reading thread keeps the last layout it parsed
+/// and reuses it while the next file's four parts, as stored in the zip,
+/// are identical.
+#[derive(Debug)]
+struct Layout {
+    entries: Vec<SheetEntry>,
     is_1904: bool,
+    formats: Vec<Format>,
+}
+
+/// The parts a [`Layout`] is read from.
+const LAYOUT_PARTS: [&str; 4] = [
+    "_rels/.rels",
+    "xl/_rels/workbook.xml.rels",
+    "xl/workbook.xml",
+    "xl/styles.xml",
+];
+
+thread_local! {
+    /// The last layout this thread parsed, with its key.
+    static LAST_LAYOUT: RefCell<Option<(LayoutKey, Rc<Layout>)>> = const { RefCell::new(None) };
+}
+
+/// The layout parts exactly as stored: each one's compression method, CRC
+/// and sizes, and their compressed bytes. Equal keys inflate to equal
+/// parts, so they parse to the same layout.
+#[derive(Debug, PartialEq)]
+struct LayoutKey {
+    parts: [Option<(zip::CompressionMethod, u32, u64, u64)>; 4],
+    raw: Vec<u8>,
+}
+
+impl LayoutKey {
+    fn of(archive: &mut Archive<'_>, indices: &[Option<usize>; 4]) -> Result<LayoutKey, Stop> {
+        let mut key = LayoutKey {
+            parts: [None; 4],
+            raw: Vec::with_capacity(2048),
+        };
+        for (slot, index) in key.parts.iter_mut().zip(indices) {
+            let Some(index) = *index else { continue };
+            let mut raw = archive.by_index_raw(index)?;
+            *slot = Some((raw.compression(), raw.crc32(), raw.size(), raw.compressed_size()));
+            raw.read_to_end(&mut key.raw)?;
+        }
+        Ok(key)
+    }
+}
+
+/// Finds parts by name, without regard to case as Excel does (the exact
+/// name is tried first: it is nearly always right).
+struct Parts<'p, 'b> {
+    archive: &'p mut Archive<'b>,
+    lowercase: Option<HashMap<String, usize>>,
+}
+
+impl Parts<'_, '_> {
+    fn index(&mut self, name: &str) -> Option<usize> {
+        if let Some(index) = self.archive.index_for_name(name) {
+            return Some(index);
+        }
+        let archive = &*self.archive;
+        let names = self.lowercase.get_or_insert_with(|| {
+            (0..archive.len())
+                .filter_map(|i| {
+                    archive
+                        .name_for_index(i)
+                        .and_then(|n| n.ok())
+                        .map(|n| (n.to_lowercase(), i))
+                })
+                .collect()
+        });
+        names.get(&name.to_lowercase()).copied()
+    }
+
+    /// The inflated part at `index`.
+    fn inflate(&mut self, index: usize) -> Result<Vec<u8>, Stop> {
+        let mut entry = self.archive.by_index(index)?;
+        let mut bytes = Vec::with_capacity(usize::try_from(entry.size()).unwrap_or(0).min(1 << 24));
+        entry.read_to_end(&mut bytes)?;
+        Ok(bytes)
+    }
+
+    fn part(&mut self, index: Option<usize>) -> Result<Option<Vec<u8>>, Stop> {
+        index.map(|i| self.inflate(i)).transpose()
+    }
+
+    /// The package's layout: the thread's last one if the parts are the
+    /// same, else parsed (and kept).
+    fn layout(&mut self) -> Result<Rc<Layout>, Stop> {
+        let indices = LAYOUT_PARTS.map(|name| self.index(name));
+        let key = LayoutKey::of(self.archive, &indices)?;
+        let known = LAST_LAYOUT.with_borrow(|last| {
+            last.as_ref()
+                .filter(|(last_key, _)| *last_key == key)
+                .map(|(_, layout)| Rc::clone(layout))
+        });
+        if let Some(layout) = known {
+            return Ok(layout);
+        }
+        let layout = Rc::new(self.parse_layout(indices)?);
+        #[cfg(test)]
+        LAYOUTS_PARSED.with(|n| n.set(n.get() + 1));
+        LAST_LAYOUT.set(Some((key, Rc::clone(&layout))));
+        Ok(layout)
+    }
+
+    fn parse_layout(&mut self, [package, workbook_rels, workbook, styles]: [Option<usize>; 4]) -> Result<Layout, Stop> {
+        // The package must name `xl/workbook.xml` as its document, the one
+        // place this reader looks (other layouts are calamine's to read).
+        let package = self.part(package)?.ok_or(Stop::Unsure)?;
+        let document = relationships(&package)?
+            .into_values()
+            .find(|(_, kind)| kind == "officeDocument")
+            .ok_or(Stop::Unsure)?;
+        if document.0.trim_start_matches('/') != "xl/workbook.xml" {
+            return Err(Stop::Unsure);
+        }
+        let relationships = match self.part(workbook_rels)? {
+            Some(xml) => relationships(&xml)?,
+            None => return Err(Stop::Unsure),
+        };
+        let workbook = self.part(workbook)?.ok_or(Stop::Unsure)?;
+        let (entries, is_1904) = workbook_sheets(&workbook, &relationships)?;
+        let formats = match self.part(styles)? {
+            Some(xml) => formats(&xml)?,
+            None => Vec::new(),
+        };
+        Ok(Layout {
+            entries,
+            is_1904,
+            formats,
+        })
+    }
 }
 
 fn read_sheets(archive: &mut Archive<'_>, limits: &ReadLimits, tables: TableHeader) -> Result<Vec<Sheet>, Stop> {
-    // Part names are matched without regard to case, as Excel does (the
-    // exact name is tried first: it is nearly always right).
-    let mut lowercase: Option<HashMap<String, usize>> = None;
-    let mut part = |name: &str| -> Result<Option<Vec<u8>>, Stop> {
-        let index = match archive.index_for_name(name) {
-            Some(index) => index,
-            None => {
-                let names = lowercase.get_or_insert_with(|| {
-                    (0..archive.len())
-                        .filter_map(|i| {
-                            archive
-                                .name_for_index(i)
-                                .and_then(|n| n.ok())
-                                .map(|n| (n.to_lowercase(), i))
-                        })
-                        .collect()
-                });
-                match names.get(&name.to_lowercase()) {
-                    Some(&index) => index,
-                    None => return Ok(None),
-                }
-            }
-        };
-        let mut entry = archive.by_index(index)?;
-        let mut bytes = Vec::with_capacity(usize::try_from(entry.size()).unwrap_or(0).min(1 << 24));
-        entry.read_to_end(&mut bytes)?;
-        Ok(Some(bytes))
+    let mut parts = Parts {
+        archive,
+        lowercase: None,
     };
-
-    // The package must name `xl/workbook.xml` as its document, the one place
-    // this reader looks (other layouts are calamine's to read).
-    let package = part("_rels/.rels")?.ok_or(Stop::Unsure)?;
-    let document = relationships(&package)?
-        .into_values()
-        .find(|(_, kind)| kind == "officeDocument")
-        .ok_or(Stop::Unsure)?;
-    if document.0.trim_start_matches('/') != "xl/workbook.xml" {
-        return Err(Stop::Unsure);
-    }
-    let relationships = match part("xl/_rels/workbook.xml.rels")? {
-        Some(xml) => relationships(&xml)?,
-        None => return Err(Stop::Unsure),
-    };
-    let workbook = part("xl/workbook.xml")?.ok_or(Stop::Unsure)?;
-    let (entries, is_1904) = workbook_sheets(&workbook, &relationships)?;
-    let strings = match part("xl/sharedStrings.xml")? {
+    let layout = parts.layout()?;
+    let strings_at = parts.index("xl/sharedStrings.xml");
+    let strings = match parts.part(strings_at)? {
         Some(xml) => shared_strings(&xml)?,
-        None => Vec::new(),
-    };
-    let formats = match part("xl/styles.xml")? {
-        Some(xml) => formats(&xml)?,
         None => Vec::new(),
     };
     let book = Book {
         strings,
-        formats,
-        is_1904,
+        layout: Rc::clone(&layout),
     };
-    let mut sheets = Vec::with_capacity(entries.len());
-    for entry in entries {
+    let mut sheets = Vec::with_capacity(layout.entries.len());
+    for entry in &layout.entries {
         let SheetEntry::Worksheet { name, path } = entry else {
             continue;
         };
-        let xml = part(&path)?.ok_or(Stop::Unsure)?;
-        sheets.push(worksheet(&name, &xml, &book, limits, tables)?);
+        let at = parts.index(path).ok_or(Stop::Unsure)?;
+        let xml = parts.inflate(at)?;
+        sheets.push(worksheet(name, &xml, &book, limits, tables)?);
     }
     Ok(sheets)
 }
@@ -221,6 +320,7 @@ fn relationships(xml: &[u8]) -> Result<HashMap<String, (String, String)>, Stop> 
     }
 }
 
+#[derive(Debug)]
 enum SheetEntry {
     Worksheet { name: String, path: String },
     Other,
@@ -568,6 +668,8 @@ thread_local! {
     pub(super) static SCANNED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
     /// Tests: how many shared string tables the scanner read (this thread only).
     pub(super) static SCANNED_STRINGS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    /// Tests: how many layouts this thread parsed.
+    pub(super) static LAYOUTS_PARSED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
 #[cfg(test)]
@@ -856,15 +958,15 @@ fn typed_value(v: &str, style: Option<&str>, typ: Option<&str>, book: &Book) -> 
                 };
             };
             let format = match style {
-                Some(s) => book.formats.get(s.parse::<usize>().unwrap_or(0)).copied(),
+                Some(s) => book.layout.formats.get(s.parse::<usize>().unwrap_or(0)).copied(),
                 None => Some(Format::Other),
             };
             match format {
                 Some(Format::DateTime) => {
-                    DataRef::DateTime(ExcelDateTime::new(x, ExcelDateTimeType::DateTime, book.is_1904))
+                    DataRef::DateTime(ExcelDateTime::new(x, ExcelDateTimeType::DateTime, book.layout.is_1904))
                 }
                 Some(Format::TimeDelta) => {
-                    DataRef::DateTime(ExcelDateTime::new(x, ExcelDateTimeType::TimeDelta, book.is_1904))
+                    DataRef::DateTime(ExcelDateTime::new(x, ExcelDateTimeType::TimeDelta, book.layout.is_1904))
                 }
                 _ => DataRef::Float(x),
             }

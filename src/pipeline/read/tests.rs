@@ -430,6 +430,112 @@ fn package_of_sheet(sheet: &str) -> Vec<u8> {
     ])
 }
 
+/// A package of two worksheets whose layout parts are given: the package
+/// relationships, the workbook, its relationships and the styles.
+fn package_with_layout(package: &str, workbook: &str, rels: &str, styles: &str) -> Vec<u8> {
+    let sheet = |value: &str| {
+        format!(
+            r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData><row r="1"><c r="A1" s="1"><v>{value}</v></c><c r="B1"><v>7</v></c></row></sheetData></worksheet>"#
+        )
+    };
+    let (one, two) = (sheet("45000"), sheet("45001.5"));
+    zip_of(&[
+        ("_rels/.rels", package.as_bytes()),
+        ("xl/workbook.xml", workbook.as_bytes()),
+        ("xl/_rels/workbook.xml.rels", rels.as_bytes()),
+        ("xl/styles.xml", styles.as_bytes()),
+        ("xl/worksheets/sheet1.xml", one.as_bytes()),
+        ("xl/worksheets/sheet2.xml", two.as_bytes()),
+    ])
+}
+
+/// Each reading thread reuses the last layout it parsed while the next
+/// file's layout parts are stored byte for byte the same. A file that
+/// differs from the one before in any one of the four parts (its styles,
+/// its date system, where its sheets are, where its workbook is) is read
+/// as calamine reads it, not with the layout before.
+#[test]
+fn a_layout_is_reused_only_while_its_four_parts_are_the_same() {
+    let package = r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>"#;
+    let workbook = r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets><sheet name="Bieu01" sheetId="1" r:id="rId1"/><sheet name="Xa" sheetId="2" r:id="rId2"/></sheets></workbook>"#;
+    let rels = r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/><Relationship Id="rId2" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet2.xml"/></Relationships>"#;
+    let styles = r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<styleSheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><cellXfs count="2"><xf numFmtId="0"/><xf numFmtId="14"/></cellXfs></styleSheet>"#;
+    let base = package_with_layout(package, workbook, rels, styles);
+    // Style 1 a number with two decimals instead of a date.
+    let number_style = package_with_layout(
+        package,
+        workbook,
+        rels,
+        &styles.replace("numFmtId=\"14\"", "numFmtId=\"2\""),
+    );
+    // Dates counted from 1904.
+    let from_1904 = package_with_layout(
+        package,
+        &workbook.replace("<sheets>", "<workbookPr date1904=\"1\"/><sheets>"),
+        rels,
+        styles,
+    );
+    // The two sheets' parts swapped.
+    let swapped = package_with_layout(
+        package,
+        workbook,
+        &rels
+            .replace("sheet1.xml", "sheetX.xml")
+            .replace("sheet2.xml", "sheet1.xml")
+            .replace("sheetX.xml", "sheet2.xml"),
+        styles,
+    );
+    // The workbook somewhere this reader does not look: calamine's to read.
+    let elsewhere = package_with_layout(
+        &package.replace("xl/workbook.xml", "xl/book.xml"),
+        workbook,
+        rels,
+        styles,
+    );
+
+    let parsed = || fast::LAYOUTS_PARSED.with(std::cell::Cell::get);
+    let sheets = |bytes: &[u8]| match quick_only(bytes) {
+        fast::Outcome::Sheets(sheets) => sheets,
+        other => panic!("the quick reader did not read the file: {other:?}"),
+    };
+    let calamine = |bytes: &[u8]| {
+        read_workbook_bytes_with(
+            bytes.to_vec(),
+            &ReadLimits::default(),
+            TABLE_HEADER,
+            XlsxReader::Calamine,
+        )
+        .expect("calamine")
+        .sheets
+    };
+    let first = sheets(&base);
+    assert_eq!(first, calamine(&base));
+    assert!(matches!(first[0].value(0, 0), CellValue::DateTime { .. }), "{first:?}");
+    let before = parsed();
+    // `quick_only` reads twice: both times with the layout parsed before.
+    assert_eq!(sheets(&base), first);
+    assert_eq!(parsed(), before, "the same layout parts are parsed again");
+    for (what, bytes) in [
+        ("number style", &number_style),
+        ("1904", &from_1904),
+        ("swapped", &swapped),
+    ] {
+        let before = parsed();
+        let read = sheets(bytes);
+        assert_eq!(read, calamine(bytes), "{what}");
+        assert_ne!(read, first, "{what}: read with the layout before");
+        assert_eq!(parsed(), before + 1, "{what}: parsed once, then reused");
+        assert_eq!(sheets(&base), first, "{what}: the base file after it");
+    }
+    assert!(matches!(quick_only(&elsewhere), fast::Outcome::Unsure));
+    assert_eq!(sheets(&base), first);
+}
+
 #[test]
 fn the_worksheet_scanner_reads_plain_sheets_itself_and_leaves_the_rest_to_the_event_reader() {
     // Every sheet of the template and of a file rust_xlsxwriter wrote, and
