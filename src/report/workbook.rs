@@ -263,6 +263,10 @@ pub fn write(path: &Path, data: &ReportData<'_>) -> Result<(), Error> {
         .collect::<Result<Vec<Worksheet>, XlsxError>>()
         .map_err(wrap)?;
     let mut workbook = Workbook::new();
+    // The fastest deflate: a national year's workbook is 2.9 MB instead of
+    // 1.6 MB, saved in about 0.1 s instead of 0.35 s (the save is the one
+    // part of a report that runs on one core).
+    workbook.set_zip_compression_level(1);
     for sheet in sheets {
         workbook.push_worksheet(sheet);
     }
