@@ -162,7 +162,26 @@ pub fn label_key(text: &str) -> String {
 
 /// Whether `text` reads as the label whose key is `key` (see [`label_key`]).
 pub fn is_label(text: &str, key: &str) -> bool {
-    with_label_key(text, |k| k == key)
+    may_be_label(text, key) && with_label_key(text, |k| k == key)
+}
+
+/// False only when `text` cannot read as the label whose key is `key`: the
+/// first letters differ once marks and case are set aside. Finding a label
+/// compares every text cell of a sheet, and most start with another letter;
+/// this answers them without making their key. A text that starts with a
+/// mark, or has no letter, is left to the full comparison.
+fn may_be_label(text: &str, key: &str) -> bool {
+    let base = |c: char| {
+        if c.is_ascii() {
+            return c.to_ascii_lowercase();
+        }
+        let first = std::iter::once(c).nfd().next().unwrap_or(c);
+        first.to_lowercase().next().unwrap_or(first)
+    };
+    match (text.trim_start().chars().next(), key.chars().next()) {
+        (Some(t), Some(k)) if !unicode_normalization::char::is_combining_mark(t) => base(t) == base(k),
+        _ => true,
+    }
 }
 
 /// Calls `f` with the key of `text`, without copying it.
@@ -485,6 +504,11 @@ fn find_labelled(sheet: &Sheet, label: &str, loose: bool) -> Option<Found> {
 
 /// "Label: value" in one cell → "value" (with `loose`, "Label value" too).
 fn same_cell_value(text: &str, key: &str, loose: bool) -> Option<String> {
+    // The label is the start of the text: with a key, it shares the text's
+    // first letter.
+    if !key.is_empty() && !may_be_label(text, key) {
+        return None;
+    }
     if let Some((left, right)) = text.split_once(':') {
         if is_label(left, key) && !right.trim().is_empty() {
             return Some(right.trim().to_string());

@@ -364,3 +364,79 @@ fn a_line_code_is_a_letter_then_digits_and_dots_in_any_case_and_spacing() {
         assert_eq!(line_code(typed), None, "{typed:?}");
     }
 }
+
+/// The quick test before a label comparison never turns away a text that
+/// reads as the label: every text of the template, and each spelled in
+/// upper and lower case, decomposed, padded with spaces and no-break
+/// spaces, with a tone mark moved or leading, against the key of every
+/// text. It turns away most texts (the point of it).
+#[test]
+fn the_quick_label_test_never_turns_away_a_text_that_reads_as_the_label() {
+    let env = env();
+    let (path, _) = env.write("r.xlsx", &env.valid_spec());
+    let workbook = read_workbook(&path, &ReadLimits::default(), TABLE_HEADER).expect("reads");
+    let mut texts: Vec<String> = workbook
+        .sheets
+        .iter()
+        .flat_map(|sheet| sheet.cells.values())
+        .filter_map(|cell| match &cell.value {
+            CellValue::Text(t) => Some(t.clone()),
+            _ => None,
+        })
+        .collect();
+    texts.extend(
+        [
+            LABEL_FORM_CODE,
+            LABEL_VERSION,
+            LABEL_UNIT_CODE,
+            LABEL_UNIT_NAME,
+            LABEL_PERIOD,
+            "Luỹ kế",
+            "Đơn vị",
+            "Ấp",
+            "İstanbul",
+            "Ångström",
+            "ẞ",
+        ]
+        .map(str::to_string),
+    );
+    texts.sort();
+    texts.dedup();
+    assert!(texts.len() > 100, "{} texts", texts.len());
+    let mut variants = Vec::new();
+    for text in &texts {
+        variants.push(text.clone());
+        variants.push(text.to_uppercase());
+        variants.push(text.to_lowercase());
+        variants.push(text.nfd().collect());
+        variants.push(format!("  {text}: "));
+        variants.push(format!("\u{a0}{}", text.to_uppercase()));
+        // "Lũy" typed "Luỹ": the tone mark after the next letter.
+        let nfd: String = text.nfd().collect();
+        if let Some(at) = nfd.find('\u{303}') {
+            let mut moved = nfd.clone();
+            moved.remove(at);
+            let next = moved[at..].chars().next().map_or(at, |c| at + c.len_utf8());
+            moved.insert(next, '\u{303}');
+            variants.push(moved);
+        }
+        // A stray tone mark before the text (folded away).
+        variants.push(format!("\u{301}{text}"));
+    }
+    let keys: Vec<String> = texts.iter().map(|t| label_key(t)).collect();
+    let (mut compared, mut turned_away) = (0usize, 0usize);
+    for text in &variants {
+        let own = label_key(text);
+        for key in &keys {
+            compared += 1;
+            if !may_be_label(text, key) {
+                turned_away += 1;
+                assert_ne!(&own, key, "{text:?} reads as the label whose key is {key:?}");
+            }
+        }
+    }
+    assert!(
+        turned_away * 10 > compared * 7,
+        "{turned_away} of {compared} turned away"
+    );
+}
