@@ -15,7 +15,7 @@
 //! every worksheet instead of the named ones.
 
 use std::collections::HashMap;
-use std::io::{BufReader, Cursor, Read};
+use std::io::{Cursor, Read};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
@@ -100,6 +100,35 @@ fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     Ok(())
 }
 
+thread_local! {
+    /// This thread's libdeflate state, made once.
+    static INFLATER: std::cell::RefCell<libdeflater::Decompressor> =
+        std::cell::RefCell::new(libdeflater::Decompressor::new());
+}
+
+/// The part `name`, inflated whole by libdeflate into its declared size as
+/// baocao's reader does (`None` when the package has no such part).
+fn inflate(archive: &mut Archive, name: &str) -> Result<Option<Vec<u8>>, String> {
+    let mut raw = match archive.by_name_raw(name.as_bytes()) {
+        Ok(raw) => raw,
+        Err(zip::result::ZipError::FileNotFound) => return Ok(None),
+        Err(e) => return Err(format!("{name}: {e}")),
+    };
+    let size = usize::try_from(raw.size()).map_err(|e| format!("{name}: {e}"))?;
+    let deflated = raw.compression() == zip::CompressionMethod::Deflated;
+    let mut stored = Vec::new();
+    raw.read_to_end(&mut stored).map_err(|e| format!("{name}: {e}"))?;
+    if !deflated {
+        return Ok(Some(stored));
+    }
+    let mut bytes = vec![0; size];
+    let n = INFLATER
+        .with_borrow_mut(|inflater| inflater.deflate_decompress(&stored, &mut bytes))
+        .map_err(|e| format!("{name}: {e}"))?;
+    bytes.truncate(n);
+    Ok(Some(bytes))
+}
+
 /// Tokenises one part of the archive, calling `on_start` for each start or
 /// empty element (only the workbook and its relationships need it).
 fn tokenise(
@@ -108,16 +137,12 @@ fn tokenise(
     tally: &mut Tally,
     mut on_start: impl FnMut(&quick_xml::events::BytesStart<'_>),
 ) -> Result<(), String> {
-    let part = match archive.by_name(name) {
-        Ok(part) => part,
-        Err(zip::result::ZipError::FileNotFound) => return Ok(()),
-        Err(e) => return Err(format!("{name}: {e}")),
+    let Some(xml) = inflate(archive, name)? else {
+        return Ok(());
     };
-    let mut counted = CountingReader { inner: part, bytes: 0 };
-    let mut reader = Reader::from_reader(BufReader::with_capacity(64 * 1024, &mut counted));
-    let mut buf = Vec::with_capacity(4096);
+    let mut reader = Reader::from_reader(xml.as_slice());
     loop {
-        match reader.read_event_into(&mut buf) {
+        match reader.read_event() {
             Ok(Event::Eof) => break,
             Ok(Event::Start(e) | Event::Empty(e)) => {
                 on_start(&e);
@@ -126,26 +151,10 @@ fn tokenise(
             Ok(_) => tally.events += 1,
             Err(e) => return Err(format!("{name}: {e}")),
         }
-        buf.clear();
     }
-    drop(reader);
     tally.parts += 1;
-    tally.inflated_bytes += counted.bytes;
+    tally.inflated_bytes += xml.len() as u64;
     Ok(())
-}
-
-/// Counts the inflated bytes that pass through.
-struct CountingReader<R> {
-    inner: R,
-    bytes: u64,
-}
-
-impl<R: Read> Read for CountingReader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.bytes += n as u64;
-        Ok(n)
-    }
 }
 
 fn attribute(e: &quick_xml::events::BytesStart<'_>, key: &str) -> Option<String> {

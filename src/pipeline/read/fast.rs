@@ -120,6 +120,8 @@ const LAYOUT_PARTS: [&str; 4] = [
 ];
 
 thread_local! {
+    /// This thread's libdeflate state, made once.
+    static INFLATER: RefCell<libdeflater::Decompressor> = RefCell::new(libdeflater::Decompressor::new());
     /// The last layout this thread parsed, with its key.
     static LAST_LAYOUT: RefCell<Option<(LayoutKey, Rc<Layout>)>> = const { RefCell::new(None) };
 }
@@ -175,11 +177,34 @@ impl Parts<'_, '_> {
         names.get(&name.to_lowercase()).copied()
     }
 
-    /// The inflated part at `index`.
+    /// The inflated part at `index`, inflated whole by libdeflate into its
+    /// declared size (which the caller has held to the cap) and checked
+    /// against its CRC. A part that does not inflate to exactly its declared
+    /// size and CRC is left to calamine, whose zip reader says what is wrong.
     fn inflate(&mut self, index: usize) -> Result<Vec<u8>, Stop> {
-        let mut entry = self.archive.by_index(index)?;
-        let mut bytes = Vec::with_capacity(usize::try_from(entry.size()).unwrap_or(0).min(1 << 24));
-        entry.read_to_end(&mut bytes)?;
+        let mut raw = self.archive.by_index_raw(index)?;
+        let size = usize::try_from(raw.size()).map_err(|_| Stop::Unsure)?;
+        let crc = raw.crc32();
+        let method = raw.compression();
+        let mut stored = Vec::with_capacity(usize::try_from(raw.compressed_size()).unwrap_or(0).min(1 << 24));
+        raw.read_to_end(&mut stored)?;
+        let bytes = match method {
+            zip::CompressionMethod::Stored => stored,
+            zip::CompressionMethod::Deflated => {
+                let mut bytes = vec![0; size];
+                let inflated = INFLATER
+                    .with_borrow_mut(|inflater| inflater.deflate_decompress(&stored, &mut bytes))
+                    .map_err(|_| Stop::Unsure)?;
+                if inflated != size {
+                    return Err(Stop::Unsure);
+                }
+                bytes
+            }
+            _ => return Err(Stop::Unsure),
+        };
+        if bytes.len() != size || libdeflater::crc32(&bytes) != crc {
+            return Err(Stop::Unsure);
+        }
         Ok(bytes)
     }
 

@@ -269,6 +269,52 @@ fn a_sheet_that_inflates_beyond_the_cap_is_stopped_while_inflating() {
     }
 }
 
+/// Overwrites four bytes of the local and central headers of the entry
+/// `name`: the CRC at 14 and 16, the uncompressed size at 22 and 24.
+fn set_entry_field(bytes: &mut [u8], name: &str, local: usize, central: usize, value: u32) {
+    let mut i = 0;
+    while i + 46 <= bytes.len() {
+        let (offset, name_at) = match &bytes[i..i + 4] {
+            b"PK\x03\x04" => (local, 30),
+            b"PK\x01\x02" => (central, 46),
+            _ => {
+                i += 1;
+                continue;
+            }
+        };
+        let length_at = if name_at == 30 { i + 26 } else { i + 28 };
+        let length = usize::from(u16::from_le_bytes([bytes[length_at], bytes[length_at + 1]]));
+        if bytes.get(i + name_at..i + name_at + length) == Some(name.as_bytes()) {
+            bytes[i + offset..i + offset + 4].copy_from_slice(&value.to_le_bytes());
+        }
+        i += 1;
+    }
+}
+
+/// The quick reader inflates a part whole into its declared size and checks
+/// its CRC: a sheet whose CRC is wrong, or that inflates to more or fewer
+/// bytes than declared, is left to calamine, and the file reads as calamine
+/// reads it (here it reads the XML it finds, as Excel's repair would).
+#[test]
+fn a_part_that_does_not_inflate_to_its_declared_size_and_crc_is_left_to_calamine() {
+    let sheet = "xl/worksheets/sheet1.xml";
+    let parts = parts_of(&template_bytes());
+    let (_, xml) = parts.iter().find(|(name, _)| name == sheet).expect("sheet part");
+    let size = u32::try_from(xml.len()).expect("size");
+    let mut wrong_crc = template_bytes();
+    set_entry_field(&mut wrong_crc, sheet, 14, 16, 0x1234_5678);
+    let mut smaller = template_bytes();
+    set_entry_field(&mut smaller, sheet, 22, 24, size - 1);
+    let mut larger = template_bytes();
+    set_entry_field(&mut larger, sheet, 22, 24, size + 1);
+    for (what, bytes) in [("crc", wrong_crc), ("smaller", smaller), ("larger", larger)] {
+        assert!(matches!(quick_only(&bytes), fast::Outcome::Unsure), "{what}");
+        let read = read_workbook_bytes(bytes.clone(), &ReadLimits::default(), TABLE_HEADER);
+        let calamine = read_workbook_bytes_with(bytes, &ReadLimits::default(), TABLE_HEADER, XlsxReader::Calamine);
+        assert_eq!(read, calamine, "{what}");
+    }
+}
+
 /// Formulas in rows `row`..`row + 3` of column A: with a result, without
 /// one, and with an error result (`#DIV/0!`, `#REF!`).
 fn write_formula_cases(sheet: &mut rust_xlsxwriter::Worksheet, row: u32) {
