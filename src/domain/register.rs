@@ -333,19 +333,20 @@ impl Register {
         if !self.has_province(province) {
             return self.districts_at(date);
         }
-        let Some(in_force) = self.province_in_force(province, date) else {
-            return Vec::new();
-        };
-        let mut list: Vec<&Unit> = self
-            .by_parent
-            .get(&in_force.code)
+        let mut list: Vec<&Unit> = self.reporting_under(province, date).collect();
+        list.sort_by(|a, b| a.code.cmp(&b.code));
+        list
+    }
+
+    /// The reporting units of `province` (which the register has) on
+    /// `date`, in register order.
+    fn reporting_under<'a>(&'a self, province: &str, date: NaiveDate) -> impl Iterator<Item = &'a Unit> + 'a {
+        self.province_in_force(province, date)
+            .and_then(|in_force| self.by_parent.get(&in_force.code))
             .into_iter()
             .flatten()
             .map(|&i| &self.units[i])
-            .filter(|u| u.level != Level::Province && u.valid_on(date))
-            .collect();
-        list.sort_by(|a, b| a.code.cmp(&b.code));
-        list
+            .filter(move |u| u.level != Level::Province && u.valid_on(date))
     }
 
     /// The reporting unit `code` of the month ending `date`, if `code` is one.
@@ -385,9 +386,15 @@ impl Register {
     /// The level of the units that report on `date` for province
     /// `province` (districts before a two-level reorganisation, communes
     /// after); districts when none report then.
+    ///
+    /// The level of the first of [`Register::reporting_units`], found
+    /// without listing them (it is asked for every file checked).
     pub fn reporting_level(&self, province: &str, date: NaiveDate) -> Level {
-        self.reporting_units(province, date)
-            .first()
+        if !self.has_province(province) {
+            return Level::District;
+        }
+        self.reporting_under(province, date)
+            .min_by(|a, b| a.code.cmp(&b.code))
             .map_or(Level::District, |u| u.level)
     }
 
@@ -522,7 +529,7 @@ mod tests {
     }
 
     #[test]
-    fn one_reporting_unit_is_the_one_the_list_of_reporting_units_holds() {
+    fn one_reporting_unit_and_the_reporting_level_are_what_the_list_of_reporting_units_holds() {
         let r = register();
         let mut codes: Vec<&str> = r.units().iter().map(|u| u.code.as_str()).collect();
         codes.extend(["999", "00000", ""]);
@@ -536,6 +543,11 @@ mod tests {
                     let end = first.checked_add_months(chrono::Months::new(1)).expect("a month") - chrono::Days::new(1);
                     for day in [first, end] {
                         let list = r.reporting_units(province, day);
+                        assert_eq!(
+                            r.reporting_level(province, day),
+                            list.first().map_or(Level::District, |u| u.level),
+                            "{province} {day}"
+                        );
                         for code in &codes {
                             let from_list = list.iter().find(|u| u.code == *code).copied();
                             assert_eq!(
