@@ -21,10 +21,14 @@
 //! A `Batch` holds what every stage of the pass shares: the settings, the
 //! store, the run, today, the history and the thread pools. Files go in
 //! chunks (memory stays bounded whatever the inbox holds): a reader thread
-//! receives and extracts the next chunks while this thread checks and
-//! records one, and a finishing thread writes the feedback and files the
-//! chunk before. With one thread configured the pools have one thread each
-//! and the code is the same.
+//! receives and extracts the next chunks; this thread sorts out one chunk
+//! and has it checked on the check pool while it records the chunk checked
+//! before (the checks need the history, which the checks themselves keep
+//! up to date, not the store); a finishing thread writes the feedback and
+//! files the chunk recorded before. Content met in the chunk checked and
+//! not yet recorded counts as met: a copy of it is judged once that chunk is
+//! stored. With one thread configured the pools have one thread each and
+//! the code is the same.
 //!
 //! Crash safety: a chunk's files are stored in one transaction, all or
 //! nothing; a file leaves the inbox only after that transaction commits, and
@@ -39,7 +43,7 @@ mod summary;
 use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{channel, sync_channel};
+use std::sync::mpsc::{channel, sync_channel, SyncSender};
 use std::time::{Duration, Instant, SystemTime};
 
 use chrono::{DateTime, Local, NaiveDate, Utc};
@@ -334,6 +338,33 @@ impl UnitQueue<Extracted> {
     }
 }
 
+/// Every rule, against the history: a unit's files in arrival order, the
+/// units in parallel on `pool`.
+fn check_queues(
+    queues: Vec<UnitQueue<Extracted>>,
+    settings: &Settings,
+    today: NaiveDate,
+    remember: bool,
+    pool: &rayon::ThreadPool,
+) -> Vec<UnitQueue<Checked>> {
+    pool.install(|| {
+        queues
+            .into_par_iter()
+            .map(|queue| queue.check(settings, today, remember))
+            .collect()
+    })
+}
+
+/// A chunk checked and waiting for its transaction: its new files in
+/// arrival order, the second copies to judge once they are stored, and how
+/// many files the chunk had.
+#[derive(Debug)]
+struct CheckedChunk {
+    files: Vec<InHand<Checked>>,
+    repeats: Vec<Received>,
+    size: usize,
+}
+
 /// A read chunk once the content stored before is dealt with.
 #[derive(Debug, Default)]
 struct SortedOut {
@@ -357,6 +388,8 @@ struct Batch<'a> {
     pools: &'a Pools,
     /// Submissions stored by this pass whose files are not filed yet.
     in_flight: HashSet<i64>,
+    /// The content of the chunk checked and not yet stored.
+    unrecorded: HashSet<String>,
     summary: IngestSummary,
 }
 
@@ -386,12 +419,14 @@ impl<'a> Batch<'a> {
             history: StoreHistory::default(),
             pools,
             in_flight: HashSet::new(),
+            unrecorded: HashSet::new(),
             summary,
         })
     }
 
     /// Takes every chunk through every stage: the reader thread ahead, this
-    /// thread checking and recording, the finishing thread behind.
+    /// thread sorting out one chunk and recording the one before while the
+    /// check pool checks the first, the finishing thread behind.
     fn pass(&mut self, chunks: &[&[Candidate]], bar: Option<&indicatif::ProgressBar>) -> Result<(), Error> {
         let settings = self.settings;
         let pools = self.pools;
@@ -427,6 +462,10 @@ impl<'a> Batch<'a> {
                     }
                 }
             });
+            // Each chunk is checked while the one before is recorded: the
+            // checks need the history, which each check keeps, and not the
+            // store, which only this thread touches.
+            let mut checked_before: Option<CheckedChunk> = None;
             for chunk in chunks {
                 if stop_requested() {
                     break;
@@ -434,22 +473,29 @@ impl<'a> Batch<'a> {
                 let waiting = Instant::now();
                 let Ok(read) = receiver.recv() else { break };
                 self.summary.phases.waiting += waiting.elapsed();
-                let stored = self.store_chunk(read)?;
-                if !stored.is_empty() {
-                    self.in_flight.extend(stored.iter().map(|s| s.stage.recorded.id));
-                    let handover = Instant::now();
-                    if to_finish.send(stored).is_err() {
-                        // The finishing thread stopped on an error: it is waiting below.
+                let mut clock = PhaseClock::start();
+                let SortedOut { fresh, repeats } = self.sort_out(read)?;
+                clock.lap(&mut self.summary.phases.sort);
+                let queues = self.unit_queues(fresh);
+                let (today, remember) = (self.today, !self.options.dry_run);
+                let checking = scope.spawn(move || check_queues(queues, settings, today, remember, &pools.check));
+                if let Some(before) = checked_before.take() {
+                    if !self.record_and_hand_over(before, &to_finish, bar)? {
                         break;
                     }
-                    self.summary.phases.handover += handover.elapsed();
                 }
+                clock.lap(&mut self.summary.phases.record);
+                let checked = checking.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+                checked_before = Some(self.rejoin(checked, repeats, chunk.len()));
+                clock.lap(&mut self.summary.phases.check);
                 while let Ok(done) = finished.try_recv() {
                     self.record_filed(done)?;
                 }
-                if let Some(bar) = bar {
-                    bar.inc(chunk.len() as u64);
-                }
+            }
+            if let Some(before) = checked_before.take() {
+                let mut clock = PhaseClock::start();
+                self.record_and_hand_over(before, &to_finish, bar)?;
+                clock.lap(&mut self.summary.phases.record);
             }
             // Dropping the receiver stops the reader at its next chunk; closing
             // the finishing channel lets the finishing thread end.
@@ -462,18 +508,30 @@ impl<'a> Batch<'a> {
         })
     }
 
-    /// Sorts out a read chunk, checks its new files and stores them in one
-    /// transaction, in arrival order.
-    fn store_chunk(&mut self, read: Vec<Option<InHand<Extracted>>>) -> Result<Vec<InHand<Stored>>, Error> {
-        let mut clock = PhaseClock::start();
-        let SortedOut { fresh, repeats } = self.sort_out(read)?;
-        clock.lap(&mut self.summary.phases.sort);
-        let checked = self.check_in_order(fresh);
-        clock.lap(&mut self.summary.phases.check);
-        let stored = self.record_in_order(checked)?;
+    /// Stores a checked chunk in one transaction, in arrival order, judges
+    /// its second copies and hands what it stored to the finishing thread.
+    /// False when the finishing thread has stopped (on an error it reports).
+    fn record_and_hand_over(
+        &mut self,
+        chunk: CheckedChunk,
+        to_finish: &SyncSender<Vec<InHand<Stored>>>,
+        bar: Option<&indicatif::ProgressBar>,
+    ) -> Result<bool, Error> {
+        let CheckedChunk { files, repeats, size } = chunk;
+        let stored = self.record_in_order(files)?;
         self.judge_repeats(repeats, &stored)?;
-        clock.lap(&mut self.summary.phases.record);
-        Ok(stored)
+        self.unrecorded.clear();
+        if let Some(bar) = bar {
+            bar.inc(size as u64);
+        }
+        if stored.is_empty() {
+            return Ok(true);
+        }
+        self.in_flight.extend(stored.iter().map(|s| s.stage.recorded.id));
+        let handover = Instant::now();
+        let handed = to_finish.send(stored).is_ok();
+        self.summary.phases.handover += handover.elapsed();
+        Ok(handed)
     }
 
     /// Deals with the content already stored (in arrival order) and loads
@@ -487,7 +545,7 @@ impl<'a> Batch<'a> {
                 self.summary.waiting += 1;
                 continue;
             };
-            if !seen.insert(item.file.sha256.clone()) {
+            if self.unrecorded.contains(&item.file.sha256) || !seen.insert(item.file.sha256.clone()) {
                 sorted.repeats.push(item.file);
                 continue;
             }
@@ -504,35 +562,35 @@ impl<'a> Batch<'a> {
         Ok(sorted)
     }
 
-    /// Every rule, against the history: a unit's files in arrival order, the
-    /// units in parallel on the pool.
-    fn check_in_order(&mut self, fresh: Vec<InHand<Extracted>>) -> Vec<InHand<Checked>> {
+    /// A chunk's new files by unit, each with the unit's history taken out
+    /// of the pass's until [`Batch::rejoin`] puts it back.
+    fn unit_queues(&mut self, fresh: Vec<InHand<Extracted>>) -> Vec<UnitQueue<Extracted>> {
         let mut by_unit: BTreeMap<String, Vec<InHand<Extracted>>> = BTreeMap::new();
         for item in fresh {
             let unit = claimed_unit(&item.stage).unwrap_or_default().to_string();
             by_unit.entry(unit).or_default().push(item);
         }
-        let queues: Vec<UnitQueue<Extracted>> = by_unit
+        by_unit
             .into_iter()
             .map(|(unit, files)| UnitQueue {
                 history: self.history.split_unit(&unit),
                 files,
             })
-            .collect();
-        let (settings, today, remember) = (self.settings, self.today, !self.options.dry_run);
-        let checked: Vec<UnitQueue<Checked>> = self.pools.check.install(|| {
-            queues
-                .into_par_iter()
-                .map(|queue| queue.check(settings, today, remember))
-                .collect()
-        });
+            .collect()
+    }
+
+    /// Puts the checked units' histories back and the chunk's files in
+    /// arrival order; until the chunk is stored, its content counts as
+    /// met (a copy in the next chunk is a second copy).
+    fn rejoin(&mut self, checked: Vec<UnitQueue<Checked>>, repeats: Vec<Received>, size: usize) -> CheckedChunk {
         let mut files = Vec::new();
         for queue in checked {
             self.history.join(queue.history);
             files.extend(queue.files);
         }
         files.sort_by_key(|item| item.arrival);
-        files
+        self.unrecorded = files.iter().map(|item| item.file.sha256.clone()).collect();
+        CheckedChunk { files, repeats, size }
     }
 
     /// Stores the chunk's checked files in one transaction, in arrival

@@ -949,3 +949,116 @@ fn libreoffice_reads_every_cell_of_a_feedback_workbook_as_baocao_wrote_it() {
         assert_eq!(workbook_cells(&converted), written, "{}", path.display());
     }
 }
+
+/// What a workspace's store says of each file: its status and findings
+/// (rule, severity, cell, message), and how many submissions it holds.
+fn outcomes_by_file(settings: &Settings) -> (BTreeMap<String, String>, usize) {
+    let store = Store::open(&settings.paths.database).unwrap();
+    let submissions = store.all_submissions().unwrap();
+    let outcomes = submissions
+        .iter()
+        .map(|s| {
+            let findings: Vec<String> = store
+                .findings_of(s.id)
+                .unwrap()
+                .iter()
+                .map(|f| format!("{} {:?} {:?} {}", f.rule, f.severity, f.location.cell, f.message_en))
+                .collect();
+            (s.file_name.clone(), format!("{:?} {findings:?}", s.status))
+        })
+        .collect();
+    (outcomes, submissions.len())
+}
+
+/// A pass checks each chunk while the one before is being stored. The rules
+/// across months must still see every earlier return of the pass, and a
+/// copy of content from the chunk before must still be a duplicate: one
+/// pass over 52 files (four chunks, 6 planted faults, a return copied into
+/// the next chunk and into the last) gives each file the status and the
+/// findings it gets when the same files come one pass at a time.
+#[test]
+fn a_pass_in_chunks_judges_every_file_as_passes_of_one_file_do() {
+    let dir = temp_dir();
+    let ws = synth_workspace(dir.path(), 4, 12, 6, 5);
+    let settings = settings(&ws);
+    let order = |settings: &Settings| {
+        baocao::pipeline::discover::discover(&settings.paths.inbox, Duration::ZERO, SystemTime::now())
+            .unwrap()
+            .ready
+    };
+    let files = order(&settings);
+    assert_eq!(files.len(), 48);
+    assert_eq!(baocao::pipeline::ingest::chunk_files(52), 16);
+    // Copies of the first file (chunk 1), placed right after the 20th and
+    // the 40th: in chunks 2 and 3 of the 52.
+    for (at, name) in [(19, "zz-ban-sao-1.xlsx"), (39, "zz-ban-sao-2.xlsx")] {
+        let after = &files[at];
+        let copy = after.path.with_file_name(name);
+        std::fs::copy(&files[0].path, &copy).unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&copy)
+            .unwrap()
+            .set_modified(after.modified)
+            .unwrap();
+    }
+    let placed = order(&settings);
+    assert_eq!(placed.len(), 50);
+    assert!(
+        placed[20].relative.ends_with("zz-ban-sao-1.xlsx"),
+        "{:?}",
+        placed[20].relative
+    );
+    assert!(
+        placed[41].relative.ends_with("zz-ban-sao-2.xlsx"),
+        "{:?}",
+        placed[41].relative
+    );
+    // Two more copies of the last file of chunk 1 at the end (chunk 4).
+    for name in ["zz-ban-sao-3.xlsx", "zz-ban-sao-4.xlsx"] {
+        let copy = placed[49].path.with_file_name(name);
+        std::fs::copy(&placed[15].path, &copy).unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&copy)
+            .unwrap()
+            .set_modified(placed[49].modified)
+            .unwrap();
+    }
+    let placed = order(&settings);
+    assert_eq!(placed.len(), 52);
+
+    // The same files, one pass each, in the same order.
+    let one_by_one = dir.path().join("one-by-one");
+    copy_workspace(&ws, &one_by_one);
+    let single = self::settings(&one_by_one);
+    let waiting = dir.path().join("waiting");
+    for file in &placed {
+        let to = waiting.join(&file.relative);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::rename(single.paths.inbox.join(&file.relative), &to).unwrap();
+    }
+    let mut duplicates = 0;
+    for file in &placed {
+        let to = single.paths.inbox.join(&file.relative);
+        std::fs::rename(waiting.join(&file.relative), &to).unwrap();
+        duplicates += ingest(&single, &options()).unwrap().counts.duplicates;
+    }
+
+    let summary = ingest(&settings, &options()).unwrap();
+    assert_eq!(summary.counts.seen, 52);
+    assert_eq!(summary.counts.duplicates, 4);
+    assert_eq!(duplicates, 4);
+    assert!(files_with_ext(&settings.paths.inbox, "xlsx").is_empty());
+    let (chunked, stored) = outcomes_by_file(&settings);
+    let (single, single_stored) = outcomes_by_file(&single);
+    assert_eq!(stored, 48);
+    assert_eq!(single_stored, 48);
+    assert_eq!(chunked, single);
+    // The planted faults are there to be judged alike: some files carry
+    // findings across months.
+    assert!(
+        chunked.values().filter(|o| o.contains("Rejected")).count() >= 1,
+        "{chunked:#?}"
+    );
+}
