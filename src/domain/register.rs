@@ -190,6 +190,11 @@ impl Register {
             by_code.entry((unit.level, unit.code.clone())).or_default().push(i);
             by_parent.entry(unit.parent_code.clone()).or_default().push(i);
         }
+        // Children by code (rows of one code in register order), so that
+        // lists of children come out sorted and the first is the lowest.
+        for children in by_parent.values_mut() {
+            children.sort_by(|&a, &b| units[a].code.cmp(&units[b].code));
+        }
         Register {
             units,
             by_code,
@@ -251,16 +256,13 @@ impl Register {
 
     /// The communes of district `district` valid on `date`, by code.
     pub fn communes_of(&self, district: &str, date: NaiveDate) -> Vec<&Unit> {
-        let mut list: Vec<&Unit> = self
-            .by_parent
+        self.by_parent
             .get(district)
             .into_iter()
             .flatten()
             .map(|&i| &self.units[i])
             .filter(|u| u.level == Level::Commune && u.valid_on(date))
-            .collect();
-        list.sort_by(|a, b| a.code.cmp(&b.code));
-        list
+            .collect()
     }
 
     /// Problems with the declared successors: a successor must be a row of
@@ -333,13 +335,11 @@ impl Register {
         if !self.has_province(province) {
             return self.districts_at(date);
         }
-        let mut list: Vec<&Unit> = self.reporting_under(province, date).collect();
-        list.sort_by(|a, b| a.code.cmp(&b.code));
-        list
+        self.reporting_under(province, date).collect()
     }
 
     /// The reporting units of `province` (which the register has) on
-    /// `date`, in register order.
+    /// `date`, by code.
     fn reporting_under<'a>(&'a self, province: &str, date: NaiveDate) -> impl Iterator<Item = &'a Unit> + 'a {
         self.province_in_force(province, date)
             .and_then(|in_force| self.by_parent.get(&in_force.code))
@@ -394,7 +394,7 @@ impl Register {
             return Level::District;
         }
         self.reporting_under(province, date)
-            .min_by(|a, b| a.code.cmp(&b.code))
+            .next()
             .map_or(Level::District, |u| u.level)
     }
 
@@ -543,6 +543,15 @@ mod tests {
                     let end = first.checked_add_months(chrono::Months::new(1)).expect("a month") - chrono::Days::new(1);
                     for day in [first, end] {
                         let list = r.reporting_units(province, day);
+                        assert!(list.windows(2).all(|w| w[0].code <= w[1].code), "{province} {day}");
+                        for unit in &list {
+                            let communes = r.communes_of(&unit.code, day);
+                            assert!(
+                                communes.windows(2).all(|w| w[0].code <= w[1].code),
+                                "{} {day}",
+                                unit.code
+                            );
+                        }
                         assert_eq!(
                             r.reporting_level(province, day),
                             list.first().map_or(Level::District, |u| u.level),
