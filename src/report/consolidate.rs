@@ -142,18 +142,22 @@ impl StoredFrame {
         let mut unit_ids = Ids::default();
         let mut line_ids = Ids::default();
         let (mut units, mut months, mut lines, mut values) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        let mut last_period = (String::new(), None);
+        // (submission, its unit's id, its month) of the values being read.
+        let mut current: Option<(i64, u32, Option<i32>)> = None;
         store.for_each_current_value(first, last, |row| {
-            if row.period != last_period.0 {
-                last_period = (
-                    row.period.to_string(),
-                    Period::parse(row.period).ok().map(|p| p.month_ordinal() as i32),
-                );
-            }
-            let Some(month) = last_period.1 else {
+            let (unit, month) = match current {
+                Some((submission, unit, month)) if submission == row.submission => (unit, month),
+                _ => {
+                    let unit = intern(&mut unit_ids, row.unit);
+                    let month = Period::parse(row.period).ok().map(|p| p.month_ordinal() as i32);
+                    current = Some((row.submission, unit, month));
+                    (unit, month)
+                }
+            };
+            let Some(month) = month else {
                 return;
             };
-            units.push(intern(&mut unit_ids, row.unit));
+            units.push(unit);
             months.push(month);
             lines.push(intern(&mut line_ids, row.line));
             values.push(row.value);

@@ -246,6 +246,8 @@ pub struct RunCounts {
 /// One current value of one unit and month, borrowed from the row being read.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct CurrentValue<'a> {
+    /// The submission the value is from (its values come together).
+    pub submission: i64,
     pub unit: &'a str,
     pub period: &'a str,
     pub line: &'a str,
@@ -848,19 +850,31 @@ impl Store {
                 // finding its values by the primary key: left to choose,
                 // SQLite scanned every value and looked up its submission,
                 // twice as slow for a national year.
-                "SELECT s.unit_code, s.period, v.line_code, v.value FROM submissions s
+                "SELECT s.id, s.unit_code, s.period, v.line_code, v.value FROM submissions s
                  CROSS JOIN submission_values v ON v.submission_id = s.id
                  WHERE s.status != 'rejected' AND s.superseded_by IS NULL AND s.unit_code IS NOT NULL
                  AND s.period >= ?1 AND s.period <= ?2 AND length(s.period) = 7",
             )
             .map_err(self.err())?;
         let mut rows = stmt.query([first, last]).map_err(self.err())?;
+        // A submission's unit and period are read once, not with each of
+        // its values.
+        let (mut submission, mut unit, mut period) = (None, String::new(), String::new());
         while let Some(row) = rows.next().map_err(self.err())? {
+            let id: i64 = row.get(0).map_err(self.err())?;
+            if submission != Some(id) {
+                submission = Some(id);
+                unit.clear();
+                unit.push_str(borrowed_text(row, 1).map_err(self.err())?);
+                period.clear();
+                period.push_str(borrowed_text(row, 2).map_err(self.err())?);
+            }
             let value = CurrentValue {
-                unit: borrowed_text(row, 0).map_err(self.err())?,
-                period: borrowed_text(row, 1).map_err(self.err())?,
-                line: borrowed_text(row, 2).map_err(self.err())?,
-                value: row.get(3).map_err(self.err())?,
+                submission: id,
+                unit: &unit,
+                period: &period,
+                line: borrowed_text(row, 3).map_err(self.err())?,
+                value: row.get(4).map_err(self.err())?,
             };
             visit(value);
         }
