@@ -484,7 +484,8 @@ impl<'a> Batch<'a> {
                         break;
                     }
                 }
-                clock.lap(&mut self.summary.phases.record);
+                // What is left of the checks once the chunk before is stored.
+                let mut clock = PhaseClock::start();
                 let checked = checking.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
                 checked_before = Some(self.rejoin(checked, repeats, chunk.len()));
                 clock.lap(&mut self.summary.phases.check);
@@ -493,9 +494,7 @@ impl<'a> Batch<'a> {
                 }
             }
             if let Some(before) = checked_before.take() {
-                let mut clock = PhaseClock::start();
                 self.record_and_hand_over(before, &to_finish, bar)?;
-                clock.lap(&mut self.summary.phases.record);
             }
             // Dropping the receiver stops the reader at its next chunk; closing
             // the finishing channel lets the finishing thread end.
@@ -517,10 +516,12 @@ impl<'a> Batch<'a> {
         to_finish: &SyncSender<Vec<InHand<Stored>>>,
         bar: Option<&indicatif::ProgressBar>,
     ) -> Result<bool, Error> {
+        let mut clock = PhaseClock::start();
         let CheckedChunk { files, repeats, size } = chunk;
         let stored = self.record_in_order(files)?;
         self.judge_repeats(repeats, &stored)?;
         self.unrecorded.clear();
+        clock.lap(&mut self.summary.phases.record);
         if let Some(bar) = bar {
             bar.inc(size as u64);
         }

@@ -74,7 +74,8 @@ pub struct Phases {
     pub waiting: Duration,
     /// Sorting a chunk into known and new content, loading the history.
     pub sort: Duration,
-    /// Checking every rule (on the pool).
+    /// Waiting for the checks of a chunk (on the pool) once the chunk
+    /// before is stored.
     pub check: Duration,
     /// Storing, one transaction per chunk (with the repeats judged after it).
     pub record: Duration,
