@@ -300,8 +300,61 @@ fn write_figure(
 }
 
 fn note(sheet: &mut Worksheet, row: u32, col: u16, text: &str) -> Result<(), XlsxError> {
-    sheet.insert_note(row, col, &Note::new(text).set_author("baocao"))?;
+    // Excel keeps a note's text within a cell's limit, less its own framing.
+    let text = within(text, MAX_CELL_TEXT - 54);
+    sheet.insert_note(row, col, &Note::new(text.as_ref()).set_author("baocao"))?;
     Ok(())
+}
+
+/// Excel's limit on the text of a cell, in UTF-16 code units.
+const MAX_CELL_TEXT: usize = 32_767;
+
+/// `text` whole when it fits `limit` UTF-16 code units, else its start with
+/// a sentence saying it was cut: a list of units or months built from the
+/// data must not make the whole workbook fail.
+fn within(text: &str, limit: usize) -> std::borrow::Cow<'_, str> {
+    const CUT: &str = " … (còn nữa: danh sách dài quá giới hạn ký tự của một ô Excel)";
+    if text.encode_utf16().count() <= limit {
+        return text.into();
+    }
+    let room = limit - CUT.encode_utf16().count();
+    let mut used = 0;
+    let end = text
+        .char_indices()
+        .find(|(_, c)| {
+            used += c.len_utf16();
+            used > room
+        })
+        .map_or(text.len(), |(at, _)| at);
+    format!("{}{CUT}", &text[..end]).into()
+}
+
+/// The units a province figure lacks, grouped by what each lacks, for the
+/// completeness sheet: "thiếu báo cáo tháng 2015-03: 062, 065 | ô để trống
+/// trong báo cáo tháng 2015-04: 061". One group per kind of gap, in the
+/// units' order, so a year in which most units sent nothing
+/// reads as one line and fits in a cell.
+fn lacking_by_gap(data: &ReportData<'_>, line: usize) -> String {
+    let mut groups: Vec<(String, Vec<&str>)> = Vec::new();
+    for (u, unit) in data.units.iter().enumerate() {
+        if data.current.unit(line, u).complete {
+            continue;
+        }
+        let mut gap = data.current.gaps(line, u).vietnamese();
+        if gap.is_empty() {
+            gap = "chưa đủ số liệu".to_string();
+        }
+        match groups.iter_mut().find(|(g, _)| *g == gap) {
+            Some((_, codes)) => codes.push(&unit.code),
+            None => groups.push((gap, vec![&unit.code])),
+        }
+    }
+    let text = groups
+        .iter()
+        .map(|(gap, codes)| format!("{gap}: {}", codes.join(", ")))
+        .collect::<Vec<_>>()
+        .join(" | ");
+    within(&text, MAX_CELL_TEXT).into_owned()
 }
 
 /// "3 đơn vị thiếu số liệu (061, 062, 065)".
@@ -1021,13 +1074,9 @@ fn completeness_sheet(sheet: &mut Worksheet, data: &ReportData<'_>, s: &Styles) 
             continue;
         }
         any = true;
-        let missing: Vec<String> = (0..data.units.len())
-            .filter(|&u| !data.current.unit(l, u).complete)
-            .map(|u| format!("{} ({})", data.units[u].code, data.current.gaps(l, u).vietnamese()))
-            .collect();
         sheet.write_string_with_format(row, 0, &line.code, &s.center)?;
         sheet.write_string_with_format(row, 1, &line.label, &s.text)?;
-        sheet.write_string_with_format(row, 2, missing.join("; "), &s.text)?;
+        sheet.write_string_with_format(row, 2, lacking_by_gap(data, l), &s.text)?;
         row += 1;
     }
     if !any {
@@ -1321,4 +1370,28 @@ fn sources_sheet(sheet: &mut Worksheet, data: &ReportData<'_>, s: &Styles) -> Re
     sheet.set_paper_size(9);
     sheet.set_print_fit_to_pages(1, 0);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_text_past_a_cells_limit_is_cut_to_the_limit_and_says_so() {
+        let short = "thiếu báo cáo tháng 2015-01: 001";
+        assert_eq!(within(short, MAX_CELL_TEXT), short, "kept whole");
+        // Two UTF-16 units a character: the limit counts them, not characters.
+        let at_limit = "𝔸".repeat(MAX_CELL_TEXT / 2);
+        assert_eq!(within(&at_limit, MAX_CELL_TEXT), at_limit.as_str());
+        for long in ["ạ, 001".repeat(10_000), "𝔸".repeat(MAX_CELL_TEXT)] {
+            for limit in [MAX_CELL_TEXT, MAX_CELL_TEXT - 54] {
+                let cut = within(&long, limit);
+                let units = cut.encode_utf16().count();
+                assert!(units <= limit && units >= limit - 1, "{units} against {limit}");
+                assert!(cut.ends_with("ô Excel)"), "it says it was cut");
+                let kept = &cut[..cut.find(" … (còn nữa").unwrap()];
+                assert!(long.starts_with(kept), "the start is kept");
+            }
+        }
+    }
 }

@@ -173,6 +173,94 @@ fn province_equals_the_sum_of_districts_and_a_year_of_flows_the_sum_of_its_month
     }
 }
 
+/// The completeness sheet's list of the units a province figure lacks, read
+/// back as (what is lacking, unit codes) groups.
+fn lacking_groups(cell: &str) -> Vec<(String, Vec<String>)> {
+    cell.split(" | ")
+        .map(|group| {
+            let (gap, codes) = group.rsplit_once(": ").unwrap_or_else(|| panic!("{group}"));
+            (gap.to_string(), codes.split(", ").map(str::to_string).collect())
+        })
+        .collect()
+}
+
+#[test]
+fn a_year_in_which_hundreds_of_units_lack_returns_lists_them_by_what_they_lack_within_a_cell() {
+    // 400 districts: one line per unit and month lacking (the list before)
+    // is longer than Excel lets a cell hold, so the whole workbook failed.
+    let dir = temp_dir();
+    let ws = synth_workspace(dir.path(), 400, 1, 0, 5);
+    let settings = Settings::load(&ws, true).unwrap();
+    let summary = write_report(&settings, p("2015"), None).unwrap();
+    let rows = sheet_rows(&summary.path, "Tình hình nộp");
+    let year: Vec<String> = (1..=12).map(|m| format!("2015-{m:02}")).collect();
+    let b01 = rows
+        .iter()
+        .find(|r| r[0] == "B01")
+        .expect("B01 is listed as incomplete");
+    let groups = lacking_groups(&b01[2]);
+    assert_eq!(groups.len(), 1, "{groups:?}");
+    assert_eq!(groups[0].0, format!("thiếu báo cáo tháng {}", year.join(", ")));
+    assert_eq!(groups[0].1.len(), 400);
+
+    // January in for all but every 40th file: each unit is listed once,
+    // under exactly what the consolidation says it lacks.
+    let mut files = files_with_ext(&settings.paths.inbox, "xlsx");
+    files.sort();
+    for file in files.iter().step_by(40) {
+        std::fs::remove_file(file).unwrap();
+    }
+    ingest(
+        &settings,
+        &IngestOptions {
+            stable_seconds: Some(0),
+            ..IngestOptions::default()
+        },
+    )
+    .unwrap();
+    let summary = write_report(&settings, p("2015"), None).unwrap();
+    let rows = sheet_rows(&summary.path, "Tình hình nộp");
+    let store = Store::open(&settings.paths.database).unwrap();
+    let data = report_data(&settings, &store, p("2015")).unwrap();
+    let mut kinds = std::collections::BTreeSet::new();
+    for (l, line) in data.form.lines.iter().enumerate() {
+        if data.current.province[l].complete || !data.current.province[l].applies {
+            continue;
+        }
+        let row = rows
+            .iter()
+            .find(|r| r[0] == line.code)
+            .unwrap_or_else(|| panic!("{}", line.code));
+        let groups = lacking_groups(&row[2]);
+        let mut listed = std::collections::BTreeMap::new();
+        for (gap, codes) in &groups {
+            for code in codes {
+                assert!(
+                    listed.insert(code.clone(), gap.clone()).is_none(),
+                    "{}: {code} twice",
+                    line.code
+                );
+            }
+        }
+        let lacking: std::collections::BTreeMap<String, String> = (0..data.units.len())
+            .filter(|&u| !data.current.unit(l, u).complete)
+            .map(|u| (data.units[u].code.clone(), data.current.gaps(l, u).vietnamese()))
+            .collect();
+        assert_eq!(listed, lacking, "{}", line.code);
+        let distinct: std::collections::BTreeSet<&String> = groups.iter().map(|(gap, _)| gap).collect();
+        assert_eq!(distinct.len(), groups.len(), "{}: one group per kind of gap", line.code);
+        kinds.extend(groups.into_iter().map(|(gap, _)| gap));
+    }
+    assert!(
+        kinds.contains(&format!("thiếu báo cáo tháng {}", year.join(", "))),
+        "{kinds:?}"
+    );
+    assert!(
+        kinds.contains(&format!("thiếu báo cáo tháng {}", year[1..].join(", "))),
+        "{kinds:?}"
+    );
+}
+
 /// Rows of a sheet as text.
 fn sheet_rows(path: &Path, name: &str) -> Vec<Vec<String>> {
     let mut wb = open_workbook_auto(path).unwrap();
