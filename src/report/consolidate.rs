@@ -21,6 +21,7 @@
 use std::collections::HashMap;
 
 use polars::prelude::*;
+use polars::series::IsSorted;
 
 use crate::domain::{Agg, Line, Period, Unit};
 use crate::error::Error;
@@ -116,6 +117,19 @@ fn unit_month_key(unit: u32, month: i32) -> u64 {
     (u64::from(unit) << 32) | (month as u64 & 0xFFFF_FFFF)
 }
 
+/// The `key` column of a frame whose rows are in key order, flagged as
+/// sorted when they are: Polars then joins two such frames by merging them
+/// (no hash table). The flag is set only after every key is checked, since a
+/// merge over keys out of order would pair the wrong cells.
+fn key_column(key: Vec<u64>) -> Column {
+    let sorted = key.windows(2).all(|pair| pair[0] <= pair[1]);
+    let mut column = Column::new("key".into(), key);
+    if sorted {
+        column.set_sorted_flag(IsSorted::Ascending);
+    }
+    column
+}
+
 /// Interns `text`, returning its id.
 fn intern(ids: &mut Ids, text: &str) -> u32 {
     if let Some(&id) = ids.get(text) {
@@ -173,12 +187,17 @@ impl StoredFrame {
         unit_ids: Ids,
         line_ids: Ids,
     ) -> Result<StoredFrame, Error> {
-        let key: Vec<u64> = (0..units.len())
-            .map(|i| cell_key(units[i], months[i], lines[i]))
+        // In key order, so that every window's join merges instead of hashing.
+        let mut rows: Vec<(u64, usize)> = (0..units.len())
+            .map(|i| (cell_key(units[i], months[i], lines[i]), i))
             .collect();
-        let unit_month: Vec<u64> = (0..units.len()).map(|i| unit_month_key(units[i], months[i])).collect();
+        rows.sort_unstable();
+        let key: Vec<u64> = rows.iter().map(|&(key, _)| key).collect();
+        let unit_month: Vec<u64> = rows.iter().map(|&(_, i)| unit_month_key(units[i], months[i])).collect();
+        let months: Vec<i32> = rows.iter().map(|&(_, i)| months[i]).collect();
+        let values: Vec<Option<f64>> = rows.iter().map(|&(_, i)| values[i]).collect();
         let frame = DataFrame::new_infer_height(vec![
-            Column::new("key".into(), key),
+            key_column(key),
             Column::new("unit_month".into(), unit_month),
             Column::new("month".into(), months),
             Column::new("value".into(), values),
@@ -352,25 +371,30 @@ pub fn consolidate(stored: &StoredFrame, lines: &[&Line], roster: &Roster) -> Re
     let mut line_ids = stored.line_ids.clone();
     let line_id = ids_for(&mut line_ids, &line_codes);
     let position: HashMap<&str, usize> = units.iter().enumerate().map(|(i, c)| (c.as_str(), i)).collect();
-    let (mut g_key, mut g_unit_month, mut g_month, mut g_flow, mut g_order) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    // (key, unit, month, line) of each needed cell, in key order like the
+    // stored frame's.
+    let mut cells = Vec::new();
     for (month, codes) in roster.months() {
         let m = month.month_ordinal() as i32;
         for code in codes {
             let Some(&u) = position.get(code.as_str()) else {
                 continue;
             };
-            for (l, line) in lines.iter().enumerate() {
-                g_key.push(cell_key(unit_id[u], m, line_id[l]));
-                g_unit_month.push(unit_month_key(unit_id[u], m));
-                g_month.push(m);
-                g_flow.push(line.agg == Agg::Sum);
-                g_order.push((l * units.len() + u) as u32);
-            }
+            cells.extend((0..lines.len()).map(|l| (cell_key(unit_id[u], m, line_id[l]), u, m, l)));
         }
     }
+    cells.sort_unstable();
+    let g_key = cells.iter().map(|c| c.0).collect();
+    let g_unit_month: Vec<u64> = cells
+        .iter()
+        .map(|&(_, u, m, _)| unit_month_key(unit_id[u], m))
+        .collect();
+    let g_month: Vec<i32> = cells.iter().map(|c| c.2).collect();
+    let g_flow: Vec<bool> = cells.iter().map(|&(_, _, _, l)| lines[l].agg == Agg::Sum).collect();
+    let g_order: Vec<u32> = cells.iter().map(|&(_, u, _, l)| (l * units.len() + u) as u32).collect();
+    drop(cells);
     let needed = DataFrame::new_infer_height(vec![
-        Column::new("key".into(), g_key),
+        key_column(g_key),
         Column::new("unit_month".into(), g_unit_month),
         Column::new("month".into(), g_month),
         Column::new("flow".into(), g_flow),
@@ -585,5 +609,138 @@ pub fn change_percent(now: Option<f64>, before: Option<f64>) -> Option<f64> {
     match (now, before) {
         (Some(n), Some(b)) if b != 0.0 => Some((n - b) / b * 100.0),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Level, LineKind};
+
+    fn line(code: &str, agg: Agg) -> Line {
+        Line {
+            code: code.into(),
+            label: code.into(),
+            unit: "người".into(),
+            kind: LineKind::Int,
+            agg,
+            ytd: false,
+            required: false,
+            section: "B".into(),
+            parent: None,
+        }
+    }
+
+    fn unit(code: &str) -> Unit {
+        Unit {
+            level: Level::District,
+            code: code.into(),
+            name: format!("Huyện {code}"),
+            parent_code: "11".into(),
+            valid_from: chrono::NaiveDate::from_ymd_opt(2000, 1, 1).unwrap_or_default(),
+            valid_to: None,
+            successor_code: String::new(),
+        }
+    }
+
+    #[test]
+    fn key_columns_are_flagged_sorted_only_when_they_are() {
+        assert_eq!(key_column(vec![1, 2, 2, 9]).is_sorted_flag(), IsSorted::Ascending);
+        assert_eq!(key_column(vec![1, 3, 2]).is_sorted_flag(), IsSorted::Not);
+    }
+
+    /// Every figure of random stores, rows in any order, against a direct
+    /// count over the rows: a flow adds the months its unit was expected in
+    /// and is complete when each of them has a value; a stock takes the last
+    /// month, and applies only to the units expected then.
+    #[test]
+    fn figures_equal_a_direct_count_over_the_rows_in_whatever_order_they_are_stored() {
+        let lines = [line("B01", Agg::Sum), line("A01", Agg::Last), line("B02", Agg::Sum)];
+        let lines: Vec<&Line> = lines.iter().collect();
+        let codes = ["061", "062", "063", "064", "065"];
+        let months: Vec<Period> = (1..=6).map(|m| Period::month(2015, m)).collect();
+        // 065 reports from March only, 064 until April only.
+        let (march, april) = (Period::month(2015, 3), Period::month(2015, 4));
+        let expected = |u: &str, m: Period| !(u == "065" && m < march || u == "064" && m > april);
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = move |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        for round in 0..20 {
+            // (unit, month) -> whether a return is stored; (unit, month, line) -> its value.
+            let mut rows = Vec::new();
+            let mut returned = HashMap::new();
+            let mut cell = HashMap::new();
+            for &u in &codes {
+                for &m in &months {
+                    let sent = next(6) != 0;
+                    returned.insert((u, m), sent);
+                    if !sent {
+                        continue;
+                    }
+                    for l in &lines {
+                        let value = (next(5) != 0).then(|| next(40) as f64);
+                        cell.insert((u, m, l.code.as_str()), value);
+                        rows.push((u, m, l.code.as_str(), value));
+                    }
+                }
+            }
+            for i in (1..rows.len()).rev() {
+                rows.swap(i, next(i as u64 + 1) as usize);
+            }
+            let stored = StoredFrame::from_rows(&rows).unwrap_or_else(|e| panic!("{e}"));
+            rows.reverse();
+            let reversed = StoredFrame::from_rows(&rows).unwrap_or_else(|e| panic!("{e}"));
+            for window in [&months[..], &months[2..3], &months[3..6]] {
+                let roster = Roster::new(
+                    window
+                        .iter()
+                        .map(|&m| (m, codes.iter().filter(|u| expected(u, m)).map(|u| unit(u)).collect()))
+                        .collect(),
+                );
+                let figures = consolidate(&stored, &lines, &roster).unwrap_or_else(|e| panic!("{e}"));
+                let again = consolidate(&reversed, &lines, &roster).unwrap_or_else(|e| panic!("{e}"));
+                assert_eq!(figures, again, "round {round}: the rows' order changes nothing");
+                let last = *window.last().unwrap_or(&months[0]);
+                let value = |u: &str, m: Period, l: &str| returned[&(u, m)].then(|| cell[&(u, m, l)]).flatten();
+                for (l, line) in lines.iter().enumerate() {
+                    for (u, code) in figures.units.iter().enumerate() {
+                        let want = match line.agg {
+                            Agg::Sum => {
+                                let known: Vec<f64> = window
+                                    .iter()
+                                    .filter(|&&m| expected(code, m))
+                                    .filter_map(|&m| value(code, m, &line.code))
+                                    .collect();
+                                let needed = window.iter().filter(|&&m| expected(code, m)).count();
+                                Figure {
+                                    value: (!known.is_empty()).then(|| known.iter().sum()),
+                                    complete: known.len() == needed,
+                                    applies: true,
+                                }
+                            }
+                            Agg::Last if expected(code, last) => {
+                                let v = value(code, last, &line.code);
+                                Figure {
+                                    value: v,
+                                    complete: v.is_some(),
+                                    applies: true,
+                                }
+                            }
+                            Agg::Last => Figure::NOT_APPLICABLE,
+                        };
+                        assert_eq!(
+                            figures.unit(l, u),
+                            want,
+                            "round {round} {} {code} {window:?}",
+                            line.code
+                        );
+                    }
+                }
+            }
+        }
     }
 }
