@@ -146,23 +146,34 @@ fn ids_for(ids: &mut Ids, codes: &[String]) -> Vec<u32> {
     codes.iter().map(|c| intern(ids, c)).collect()
 }
 
-impl StoredFrame {
-    /// Loads the current values of every unit for the months from `first`
+/// The current values as read from the store, before they are put in key
+/// order and made a frame: reading needs the store, the rest does not, so a
+/// report can build its frame while the store answers its other questions.
+#[derive(Debug, Default)]
+pub struct StoredRows {
+    units: Vec<u32>,
+    months: Vec<i32>,
+    lines: Vec<u32>,
+    values: Vec<Option<f64>>,
+    unit_ids: Ids,
+    line_ids: Ids,
+}
+
+impl StoredRows {
+    /// Reads the current values of every unit for the months from `first`
     /// to `last` (inclusive).
     ///
     /// # Errors
-    /// [`Error::Database`], or a Polars error.
-    pub fn load(store: &Store, first: Period, last: Period) -> Result<StoredFrame, Error> {
-        let mut unit_ids = Ids::default();
-        let mut line_ids = Ids::default();
-        let (mut units, mut months, mut lines, mut values) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    /// [`Error::Database`].
+    pub fn load(store: &Store, first: Period, last: Period) -> Result<StoredRows, Error> {
+        let mut rows = StoredRows::default();
         // (submission, its unit's id, its month) of the values being read.
         let mut current: Option<(i64, u32, Option<i32>)> = None;
         store.for_each_current_value(first, last, |row| {
             let (unit, month) = match current {
                 Some((submission, unit, month)) if submission == row.submission => (unit, month),
                 _ => {
-                    let unit = intern(&mut unit_ids, row.unit);
+                    let unit = intern(&mut rows.unit_ids, row.unit);
                     let month = Period::parse(row.period).ok().map(|p| p.month_ordinal() as i32);
                     current = Some((row.submission, unit, month));
                     (unit, month)
@@ -171,31 +182,43 @@ impl StoredFrame {
             let Some(month) = month else {
                 return;
             };
-            units.push(unit);
-            months.push(month);
-            lines.push(intern(&mut line_ids, row.line));
-            values.push(row.value);
+            rows.push(unit, month, row.line, row.value);
         })?;
-        StoredFrame::build(units, months, lines, values, unit_ids, line_ids)
+        Ok(rows)
     }
 
-    fn build(
-        units: Vec<u32>,
-        months: Vec<i32>,
-        lines: Vec<u32>,
-        values: Vec<Option<f64>>,
-        unit_ids: Ids,
-        line_ids: Ids,
-    ) -> Result<StoredFrame, Error> {
-        // In key order, so that every window's join merges instead of hashing.
-        let mut rows: Vec<(u64, usize)> = (0..units.len())
+    fn push(&mut self, unit: u32, month: i32, line: &str, value: Option<f64>) {
+        self.units.push(unit);
+        self.months.push(month);
+        self.lines.push(intern(&mut self.line_ids, line));
+        self.values.push(value);
+    }
+
+    /// The frame of these rows, in key order so that every window's join
+    /// merges instead of hashing.
+    ///
+    /// # Errors
+    /// A Polars error.
+    pub fn into_frame(self) -> Result<StoredFrame, Error> {
+        let StoredRows {
+            units,
+            months,
+            lines,
+            values,
+            unit_ids,
+            line_ids,
+        } = self;
+        let mut order: Vec<(u64, usize)> = (0..units.len())
             .map(|i| (cell_key(units[i], months[i], lines[i]), i))
             .collect();
-        rows.sort_unstable();
-        let key: Vec<u64> = rows.iter().map(|&(key, _)| key).collect();
-        let unit_month: Vec<u64> = rows.iter().map(|&(_, i)| unit_month_key(units[i], months[i])).collect();
-        let months: Vec<i32> = rows.iter().map(|&(_, i)| months[i]).collect();
-        let values: Vec<Option<f64>> = rows.iter().map(|&(_, i)| values[i]).collect();
+        order.sort_unstable();
+        let key: Vec<u64> = order.iter().map(|&(key, _)| key).collect();
+        let unit_month: Vec<u64> = order
+            .iter()
+            .map(|&(_, i)| unit_month_key(units[i], months[i]))
+            .collect();
+        let months: Vec<i32> = order.iter().map(|&(_, i)| months[i]).collect();
+        let values: Vec<Option<f64>> = order.iter().map(|&(_, i)| values[i]).collect();
         let frame = DataFrame::new_infer_height(vec![
             key_column(key),
             Column::new("unit_month".into(), unit_month),
@@ -209,24 +232,29 @@ impl StoredFrame {
             line_ids,
         })
     }
+}
+
+impl StoredFrame {
+    /// Loads the current values of every unit for the months from `first`
+    /// to `last` (inclusive).
+    ///
+    /// # Errors
+    /// [`Error::Database`], or a Polars error.
+    pub fn load(store: &Store, first: Period, last: Period) -> Result<StoredFrame, Error> {
+        StoredRows::load(store, first, last)?.into_frame()
+    }
 
     /// Builds a frame from rows (tests).
     ///
     /// # Errors
     /// A Polars error.
     pub fn from_rows(rows: &[(&str, Period, &str, Option<f64>)]) -> Result<StoredFrame, Error> {
-        let mut unit_ids = Ids::default();
-        let mut line_ids = Ids::default();
-        let units = rows.iter().map(|r| intern(&mut unit_ids, r.0)).collect();
-        let lines = rows.iter().map(|r| intern(&mut line_ids, r.2)).collect();
-        StoredFrame::build(
-            units,
-            rows.iter().map(|r| r.1.month_ordinal() as i32).collect(),
-            lines,
-            rows.iter().map(|r| r.3).collect(),
-            unit_ids,
-            line_ids,
-        )
+        let mut stored = StoredRows::default();
+        for &(unit, month, line, value) in rows {
+            let unit = intern(&mut stored.unit_ids, unit);
+            stored.push(unit, month.month_ordinal() as i32, line, value);
+        }
+        stored.into_frame()
     }
 }
 

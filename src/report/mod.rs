@@ -19,7 +19,7 @@ use crate::findings::Finding;
 use crate::store::{Status, Store, StoredFlag, Submission};
 
 use completeness::{month_statuses, rates, MonthStatus, Rates};
-use consolidate::{consolidate, ratio, Figure, Figures, Ratio, Roster, StoredFrame};
+use consolidate::{consolidate, ratio, Figure, Figures, Ratio, Roster, StoredFrame, StoredRows};
 use territory::{in_former_territory, TerritoryChange, TerritoryReport};
 
 /// What writing a report did.
@@ -165,9 +165,11 @@ pub fn report_data<'a>(settings: &'a Settings, store: &Store, period: Period) ->
     let plan = &settings.plan;
     let windows = Windows::of(settings, period);
     let (figures, returns) = store.in_transaction(|store| {
-        let stored = StoredFrame::load(store, windows.load_from, period.last_month())?;
+        let stored = StoredRows::load(store, windows.load_from, period.last_month())?;
         std::thread::scope(|scope| {
-            let figures = scope.spawn(|| windows.consolidate(settings, &stored, period));
+            // The frame is sorted and the windows consolidated while the
+            // store is asked about the period's returns.
+            let figures = scope.spawn(|| windows.consolidate(settings, &stored.into_frame()?, period));
             let returns = PeriodReturns::read(settings, store, period);
             let figures = figures.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
             Ok((figures?, returns?))
