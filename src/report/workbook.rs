@@ -317,7 +317,7 @@ fn within(text: &str, limit: usize) -> std::borrow::Cow<'_, str> {
     if text.encode_utf16().count() <= limit {
         return text.into();
     }
-    let room = limit - CUT.encode_utf16().count();
+    let room = limit.saturating_sub(CUT.encode_utf16().count());
     let mut used = 0;
     let end = text
         .char_indices()
@@ -336,6 +336,7 @@ fn within(text: &str, limit: usize) -> std::borrow::Cow<'_, str> {
 /// reads as one line and fits in a cell.
 fn lacking_by_gap(data: &ReportData<'_>, line: usize) -> String {
     let mut groups: Vec<(String, Vec<&str>)> = Vec::new();
+    let mut group_of: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     for (u, unit) in data.units.iter().enumerate() {
         if data.current.unit(line, u).complete {
             continue;
@@ -344,10 +345,11 @@ fn lacking_by_gap(data: &ReportData<'_>, line: usize) -> String {
         if gap.is_empty() {
             gap = "chưa đủ số liệu".to_string();
         }
-        match groups.iter_mut().find(|(g, _)| *g == gap) {
-            Some((_, codes)) => codes.push(&unit.code),
-            None => groups.push((gap, vec![&unit.code])),
-        }
+        let at = *group_of.entry(gap.clone()).or_insert_with(|| {
+            groups.push((gap, Vec::new()));
+            groups.len() - 1
+        });
+        groups[at].1.push(&unit.code);
     }
     let text = groups
         .iter()
