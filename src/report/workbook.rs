@@ -332,8 +332,8 @@ fn within(text: &str, limit: usize) -> std::borrow::Cow<'_, str> {
 /// The units a province figure lacks, grouped by what each lacks, for the
 /// completeness sheet: "thiếu báo cáo tháng 2015-03: 062, 065 | ô để trống
 /// trong báo cáo tháng 2015-04: 061". One group per kind of gap, in the
-/// units' order, so a year in which most units sent nothing
-/// reads as one line and fits in a cell.
+/// units' order, so a year in which most units sent nothing reads as one
+/// line and fits in a cell.
 fn lacking_by_gap(data: &ReportData<'_>, line: usize) -> String {
     let mut groups: Vec<(String, Vec<&str>)> = Vec::new();
     let mut group_of: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
