@@ -17,13 +17,14 @@
 //! - [`domain`]: the form, unit register, periods and plan, loaded from `templates/`.
 //! - [`config`]: `baocao.toml` → resolved [`config::Settings`].
 //! - [`template`]: the blank (or, for synthetic data, filled) return workbook.
-//! - [`atomic`]: every file written whole or not at all.
+//! - [`atomic`]: every file written whole or not at all; [`cell_text`]: Excel's limit on a cell's text.
 //! - [`synth`]: synthetic registers and returns for tests, demos and benchmarks.
 //! - [`daemon`]: the server mode — schedules, folder watch, workspace lock, shutdown.
 //! - [`app`]: one function per command; [`cli`]: the command line.
 
 pub mod app;
 pub mod atomic;
+pub mod cell_text;
 pub mod cli;
 pub mod config;
 pub mod daemon;

@@ -23,6 +23,7 @@ use std::sync::OnceLock;
 
 use zip::write::SimpleFileOptions;
 
+use crate::cell_text::{cut, MAX_CELL_TEXT};
 use crate::pipeline::read::{push_a1, starts_with_escape};
 use zip::result::ZipResult;
 use zip::{CompressionMethod, ZipArchive, ZipWriter};
@@ -107,9 +108,6 @@ const THEME: &str = include_str!("theme1.xml");
 const XML_DECLARATION: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n";
 const MAIN_NS: &str = "http://schemas.openxmlformats.org/spreadsheetml/2006/main";
 const REL_NS: &str = "http://schemas.openxmlformats.org/officeDocument/2006/relationships";
-
-/// Excel's limit on the characters of a cell's text.
-const MAX_TEXT_CHARS: usize = 32_767;
 
 /// One worksheet, written row by row: rows in increasing order, the cells of
 /// a row from left to right.
@@ -319,19 +317,9 @@ fn column_width(width: f64) -> f64 {
     (pixels / 7.0 * 256.0).trunc() / 256.0
 }
 
-/// The text cut to Excel's limit, if longer.
+/// The text cut to Excel's limit, if longer, ending with an ellipsis.
 fn truncated(text: &str) -> Cow<'_, str> {
-    if text.len() <= MAX_TEXT_CHARS {
-        return Cow::Borrowed(text);
-    }
-    // Longer in bytes is not yet longer in characters.
-    if text.chars().nth(MAX_TEXT_CHARS).is_none() {
-        return Cow::Borrowed(text);
-    }
-    match text.char_indices().nth(MAX_TEXT_CHARS - 1) {
-        Some((at, _)) => Cow::Owned(format!("{}…", &text[..at])),
-        None => Cow::Borrowed(text),
-    }
+    cut(text, MAX_CELL_TEXT, "…")
 }
 
 /// Cell text escaped for XML as Excel writes it: `& < >` as entities,
@@ -607,11 +595,11 @@ mod tests {
     fn a_text_beyond_excels_limit_is_cut_to_it_with_an_ellipsis_and_a_shorter_one_is_kept() {
         let long = "ạ".repeat(40_000);
         let cut = truncated(&long);
-        assert_eq!(cut.chars().count(), MAX_TEXT_CHARS);
+        assert_eq!(cut.chars().count(), MAX_CELL_TEXT);
         assert!(cut.ends_with('…'));
         assert!(long.starts_with(cut.trim_end_matches('…')), "the start is kept");
         // 32,767 characters of two bytes each: longer in bytes, kept whole.
-        let at_limit = "ạ".repeat(MAX_TEXT_CHARS);
+        let at_limit = "ạ".repeat(MAX_CELL_TEXT);
         assert!(
             truncated(&at_limit) == at_limit.as_str(),
             "a text at the limit is kept whole"

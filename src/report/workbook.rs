@@ -18,6 +18,7 @@ use rust_xlsxwriter::{
 };
 
 use crate::atomic::{write_atomically, Content};
+use crate::cell_text::{cut, MAX_CELL_TEXT};
 use crate::domain::plan::{Comparison, Verdict};
 use crate::domain::{local_time_text, Agg, Level, LineKind, Period};
 use crate::error::Error;
@@ -301,33 +302,13 @@ fn write_figure(
 
 fn note(sheet: &mut Worksheet, row: u32, col: u16, text: &str) -> Result<(), XlsxError> {
     // Excel keeps a note's text within a cell's limit, less its own framing.
-    let text = within(text, MAX_CELL_TEXT - 54);
+    let text = cut(text, MAX_CELL_TEXT - 54, LIST_CUT);
     sheet.insert_note(row, col, &Note::new(text.as_ref()).set_author("baocao"))?;
     Ok(())
 }
 
-/// Excel's limit on the text of a cell, in UTF-16 code units.
-const MAX_CELL_TEXT: usize = 32_767;
-
-/// `text` whole when it fits `limit` UTF-16 code units, else its start with
-/// a sentence saying it was cut: a list of units or months built from the
-/// data must not make the whole workbook fail.
-fn within(text: &str, limit: usize) -> std::borrow::Cow<'_, str> {
-    const CUT: &str = " … (còn nữa: danh sách dài quá giới hạn ký tự của một ô Excel)";
-    if text.encode_utf16().count() <= limit {
-        return text.into();
-    }
-    let room = limit.saturating_sub(CUT.encode_utf16().count());
-    let mut used = 0;
-    let end = text
-        .char_indices()
-        .find(|(_, c)| {
-            used += c.len_utf16();
-            used > room
-        })
-        .map_or(text.len(), |(at, _)| at);
-    format!("{}{CUT}", &text[..end]).into()
-}
+/// What a list cut to Excel's limit ends with.
+const LIST_CUT: &str = " … (còn nữa: danh sách dài quá giới hạn ký tự của một ô Excel)";
 
 /// The units a province figure lacks, grouped by what each lacks, for the
 /// completeness sheet: "thiếu báo cáo tháng 2015-03: 062, 065 | ô để trống
@@ -356,7 +337,7 @@ fn lacking_by_gap(data: &ReportData<'_>, line: usize) -> String {
         .map(|(gap, codes)| format!("{gap}: {}", codes.join(", ")))
         .collect::<Vec<_>>()
         .join(" | ");
-    within(&text, MAX_CELL_TEXT).into_owned()
+    cut(&text, MAX_CELL_TEXT, LIST_CUT).into_owned()
 }
 
 /// "3 đơn vị thiếu số liệu (061, 062, 065)".
@@ -1372,28 +1353,4 @@ fn sources_sheet(sheet: &mut Worksheet, data: &ReportData<'_>, s: &Styles) -> Re
     sheet.set_paper_size(9);
     sheet.set_print_fit_to_pages(1, 0);
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_text_past_a_cells_limit_is_cut_to_the_limit_and_says_so() {
-        let short = "thiếu báo cáo tháng 2015-01: 001";
-        assert_eq!(within(short, MAX_CELL_TEXT), short, "kept whole");
-        // Two UTF-16 units a character: the limit counts them, not characters.
-        let at_limit = "𝔸".repeat(MAX_CELL_TEXT / 2);
-        assert_eq!(within(&at_limit, MAX_CELL_TEXT), at_limit.as_str());
-        for long in ["ạ, 001".repeat(10_000), "𝔸".repeat(MAX_CELL_TEXT)] {
-            for limit in [MAX_CELL_TEXT, MAX_CELL_TEXT - 54] {
-                let cut = within(&long, limit);
-                let units = cut.encode_utf16().count();
-                assert!(units <= limit && units >= limit - 1, "{units} against {limit}");
-                assert!(cut.ends_with("ô Excel)"), "it says it was cut");
-                let kept = &cut[..cut.find(" … (còn nữa").unwrap()];
-                assert!(long.starts_with(kept), "the start is kept");
-            }
-        }
-    }
 }
