@@ -1099,6 +1099,32 @@ mod tests {
         store.record_submission(&june(&owned, sha, status))
     }
 
+    /// Submissions of April to August 2015 for 061, 062 and a return without
+    /// a unit, `rounds` times over: one to three a unit and month, in turn
+    /// accepted, rejected and with warnings (a later accepted one supersedes
+    /// the one before).
+    fn record_months(store: &mut Store, rounds: usize) {
+        let mut n = 0;
+        for round in 0..rounds {
+            for month in 4..=8 {
+                for (u, unit) in [Some("061"), Some("062"), None].iter().enumerate() {
+                    for status in [Status::Accepted, Status::Rejected, Status::Warnings]
+                        .iter()
+                        .take(1 + (month + u + round) % 3)
+                    {
+                        n += 1;
+                        let sha = format!("s{n}");
+                        let owned = owned(&sha, Some(n as f64));
+                        let mut new = june(&owned, &sha, *status);
+                        new.unit_code = *unit;
+                        new.period = Some(Period::month(2015, month as u8));
+                        store.record_submission(&new).unwrap();
+                    }
+                }
+            }
+        }
+    }
+
     fn count(store: &Store, table: &str) -> i64 {
         store
             .conn
@@ -1159,24 +1185,7 @@ mod tests {
     fn the_submissions_of_months_in_one_query_are_those_of_each_unit_and_month() {
         let dir = tempfile::tempdir().unwrap();
         let mut store = Store::open(&dir.path().join("b.db")).unwrap();
-        let units = [Some("061"), Some("062"), None];
-        let mut n = 0;
-        for month in 4..=8 {
-            for (u, unit) in units.iter().enumerate() {
-                for status in [Status::Accepted, Status::Rejected, Status::Warnings]
-                    .iter()
-                    .take(1 + (month + u) % 3)
-                {
-                    n += 1;
-                    let sha = format!("s{n}");
-                    let owned = owned(&sha, Some(n as f64));
-                    let mut new = june(&owned, &sha, *status);
-                    new.unit_code = *unit;
-                    new.period = Some(Period::month(2015, month as u8));
-                    store.record_submission(&new).unwrap();
-                }
-            }
-        }
+        record_months(&mut store, 1);
         let (first, last) = (Period::month(2015, 5), Period::month(2015, 7));
         let all = store.submissions_between(first, last).unwrap();
         let mut grouped: BTreeMap<(String, Period), Vec<i64>> = BTreeMap::new();
@@ -1212,25 +1221,7 @@ mod tests {
     fn the_current_values_of_a_window_are_those_of_its_current_submissions_only() {
         let dir = tempfile::tempdir().unwrap();
         let mut store = Store::open(&dir.path().join("b.db")).unwrap();
-        let mut n = 0;
-        for round in 0..3 {
-            for month in 4..=8 {
-                for (u, unit) in [Some("061"), Some("062"), None].iter().enumerate() {
-                    for status in [Status::Accepted, Status::Rejected, Status::Warnings]
-                        .iter()
-                        .take(1 + (month + u + round) % 3)
-                    {
-                        n += 1;
-                        let sha = format!("s{n}");
-                        let owned = owned(&sha, Some(n as f64));
-                        let mut new = june(&owned, &sha, *status);
-                        new.unit_code = *unit;
-                        new.period = Some(Period::month(2015, month as u8));
-                        store.record_submission(&new).unwrap();
-                    }
-                }
-            }
-        }
+        record_months(&mut store, 3);
         let (first, last) = (Period::month(2015, 5), Period::month(2015, 7));
         let mut read: Vec<(i64, String, String, String, Option<f64>)> = Vec::new();
         store

@@ -42,7 +42,9 @@ fn settings(ws: &Path) -> Settings {
     Settings::load(ws, true).unwrap_or_else(|e| panic!("{e}"))
 }
 
-fn options() -> IngestOptions {
+/// Ingest options for tests: files are taken at once, not after they
+/// have been still for a while.
+pub fn options() -> IngestOptions {
     IngestOptions {
         stable_seconds: Some(0),
         ..IngestOptions::default()

@@ -6,14 +6,14 @@ use std::path::Path;
 
 use baocao::config::Settings;
 use baocao::domain::Period;
-use baocao::pipeline::ingest::{ingest, IngestOptions};
+use baocao::pipeline::ingest::ingest;
 use baocao::report::consolidate::{consolidate, StoredFrame};
 use baocao::report::{report_data, roster, write_report};
 use baocao::store::{Status, Store};
 use calamine::{open_workbook_auto, Data, DataType, Reader};
 
 use crate::common::{bac_kan, baocao_ok, files_with_ext, p, submission, temp_dir, text};
-use crate::ingest::synth_workspace;
+use crate::ingest::{options, synth_workspace};
 
 /// Stores one accepted return of `unit` for `month` with the given values.
 fn store_return(store: &mut Store, unit: &str, month: &str, values: &[(&str, f64)], tag: &str) -> i64 {
@@ -108,14 +108,7 @@ fn province_equals_the_sum_of_districts_and_a_year_of_flows_the_sum_of_its_month
         let dir = temp_dir();
         let ws = synth_workspace(dir.path(), 4, 12, 3, seed);
         let settings = Settings::load(&ws, true).unwrap();
-        ingest(
-            &settings,
-            &IngestOptions {
-                stable_seconds: Some(0),
-                ..IngestOptions::default()
-            },
-        )
-        .unwrap();
+        ingest(&settings, &options()).unwrap();
         let store = Store::open(&settings.paths.database).unwrap();
         let form = settings.current_form();
         let lines: Vec<&baocao::domain::Line> = form.lines.iter().collect();
@@ -210,14 +203,7 @@ fn a_year_in_which_hundreds_of_units_lack_returns_lists_them_by_what_they_lack_w
     for file in files.iter().step_by(40) {
         std::fs::remove_file(file).unwrap();
     }
-    ingest(
-        &settings,
-        &IngestOptions {
-            stable_seconds: Some(0),
-            ..IngestOptions::default()
-        },
-    )
-    .unwrap();
+    ingest(&settings, &options()).unwrap();
     let summary = write_report(&settings, p("2015"), None).unwrap();
     let rows = sheet_rows(&summary.path, "Tình hình nộp");
     let store = Store::open(&settings.paths.database).unwrap();
