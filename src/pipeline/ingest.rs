@@ -87,11 +87,39 @@ const MIN_CHUNKS: usize = 8;
 /// Files per chunk at least (each chunk costs a transaction and a filing).
 const MIN_CHUNK_FILES: usize = 16;
 
-/// How many files each chunk of a pass over `files` files takes (the last
-/// takes the rest): 256 from 2,048 files up, an eighth of the pass below
-/// that, and never fewer than 16.
+/// How many files the full chunks of a pass over `files` files take: 256
+/// from 2,048 files up, an eighth of the pass below that, and never fewer
+/// than 16.
 pub fn chunk_files(files: usize) -> usize {
     files.div_ceil(MIN_CHUNKS).clamp(MIN_CHUNK_FILES, CHUNK_FILES)
+}
+
+/// The sizes of a pass's chunks, in order, adding up to `files`. Full
+/// chunks ([`chunk_files`]) in the middle, the last of them taking the rest;
+/// at each end chunks of 16, 32, 64… files while they are smaller than a
+/// full one. While the first chunk is read nothing else can run, and while
+/// the last is stored and filed nothing else is left: small chunks there
+/// keep both cores busy for more of the pass.
+pub fn chunk_sizes(files: usize) -> Vec<usize> {
+    let full = chunk_files(files);
+    let (mut head, mut tail) = (Vec::new(), Vec::new());
+    let mut left = files;
+    let mut size = MIN_CHUNK_FILES;
+    while size < full && left > 0 {
+        for end in [&mut head, &mut tail] {
+            let take = size.min(left);
+            if take > 0 {
+                end.push(take);
+                left -= take;
+            }
+        }
+        size *= 2;
+    }
+    // The middle in full chunks, the last of them taking the rest.
+    let mut sizes = head;
+    sizes.extend((0..left.div_ceil(full)).map(|i| full.min(left - i * full)));
+    sizes.extend(tail.into_iter().rev());
+    sizes
 }
 
 /// Chunks read ahead of the one being stored.
@@ -113,7 +141,15 @@ pub fn ingest(settings: &Settings, options: &IngestOptions) -> Result<IngestSumm
         tracing::info!(file = %path.display(), "File still being written; left for the next pass");
     }
     let bar = progress_bar(options.progress, found.ready.len());
-    let chunks: Vec<&[Candidate]> = found.ready.chunks(chunk_files(found.ready.len())).collect();
+    let mut rest: &[Candidate] = &found.ready;
+    let chunks: Vec<&[Candidate]> = chunk_sizes(rest.len())
+        .into_iter()
+        .map(|size| {
+            let (chunk, after) = rest.split_at(size);
+            rest = after;
+            chunk
+        })
+        .collect();
     batch.pass(&chunks, bar.as_ref())?;
     if let Some(bar) = &bar {
         bar.finish_and_clear();
@@ -832,5 +868,38 @@ mod tests {
         assert_eq!(chunk_files(8460), 256);
         assert_eq!(chunk_files(1200), 150);
         assert_eq!(chunk_files(96), 16);
+    }
+
+    #[test]
+    fn a_pass_ramps_up_to_full_chunks_and_down_again_and_every_file_is_in_one_chunk() {
+        for files in [
+            0, 1, 15, 16, 17, 52, 96, 127, 128, 129, 300, 576, 1200, 2047, 2048, 2049, 8460,
+        ] {
+            let sizes = chunk_sizes(files);
+            let full = chunk_files(files);
+            assert_eq!(sizes.iter().sum::<usize>(), files, "{files} files: {sizes:?}");
+            assert!(sizes.iter().all(|&s| (1..=full).contains(&s)), "{files}: {sizes:?}");
+            // Counted the other way: the full chunks, the ramps' chunks of
+            // 16, 32… below the full size, one of each at each end while the
+            // files last, and one chunk for what is left over.
+            let ramp: Vec<usize> = (0..).map(|i| 16 << i).take_while(|&s| s < full).collect();
+            let full_chunks = sizes.iter().filter(|&&s| s == full).count();
+            if files >= 2 * ramp.iter().sum::<usize>() + full {
+                assert_eq!(&sizes[..ramp.len()], &ramp[..], "{files}: {sizes:?}");
+                let mut down = ramp.clone();
+                down.reverse();
+                assert_eq!(&sizes[sizes.len() - ramp.len()..], &down[..], "{files}: {sizes:?}");
+                let middle = files - 2 * ramp.iter().sum::<usize>();
+                assert_eq!(full_chunks, middle / full, "{files}: {sizes:?}");
+            }
+            if files >= 8 * 16 {
+                assert!(sizes.len() >= 8, "{files} files: {sizes:?}");
+            }
+        }
+        assert_eq!(chunk_sizes(96), [16; 6]);
+        assert_eq!(chunk_sizes(52), [16, 16, 16, 4]);
+        assert_eq!(chunk_sizes(300), [16, 32, 38, 38, 38, 38, 38, 14, 32, 16]);
+        assert_eq!(chunk_sizes(20), [16, 4]);
+        assert!(chunk_sizes(0).is_empty());
     }
 }
