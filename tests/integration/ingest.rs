@@ -700,6 +700,16 @@ fn killing_ingest_at_random_moments_fifty_times_loses_and_doubles_nothing() {
         let hashes: std::collections::BTreeSet<String> =
             store.all_submissions().unwrap().into_iter().map(|s| s.sha256).collect();
         assert_eq!(hashes.len(), 300);
+        // Every stored row's parent exists, as SQLite's own check finds.
+        let conn = rusqlite::Connection::open(ws.join("baocao.db")).unwrap();
+        let broken = conn
+            .prepare("PRAGMA foreign_key_check")
+            .unwrap()
+            .query_map([], |r| r.get::<_, String>(0))
+            .unwrap()
+            .count();
+        assert_eq!(broken, 0, "round {round}: rows without their parent");
+        drop(conn);
         std::fs::remove_dir_all(&ws).unwrap();
     }
     eprintln!(
