@@ -60,7 +60,7 @@ use crate::pipeline::extract::Extracted;
 use crate::pipeline::filing::{duplicate_place, file_away, heal_unfiled, regenerate_feedback, relative_to, Placement};
 use crate::pipeline::validate::{Checked, Return};
 use crate::store::{
-    NewSubmission, Receipt, ReceiptOutcome, Recorded, Status, Store, StoredFlag, StoredValue, Submission,
+    NewSubmission, Receipt, ReceiptOutcome, Recorded, Status, Store, StoredCommune, StoredValue, Submission,
 };
 
 use finish::{finish_chunk, record_filing};
@@ -263,7 +263,7 @@ impl ToStore {
             form_version: claimed.version,
             status: self.checked.status(),
             values: &self.rows.values,
-            flags: &self.rows.flags,
+            communes: &self.rows.communes,
             findings: &self.checked.findings,
             stored_path: &self.stored_path,
             feedback_path: Some(&self.feedback_path),
@@ -307,7 +307,7 @@ struct Filed {
 #[derive(Debug, Default)]
 struct StoredRows {
     values: Vec<StoredValue>,
-    flags: Vec<StoredFlag>,
+    communes: Vec<StoredCommune>,
 }
 
 impl StoredRows {
@@ -326,20 +326,16 @@ impl StoredRows {
         if let Some(form) = form {
             values.sort_by_key(|v| form.line_index(&v.line).unwrap_or(usize::MAX));
         }
-        let flags = ret
+        let communes = ret
             .communes
             .into_iter()
-            .flat_map(|(code, commune)| {
-                let name = commune.name;
-                commune.flags.into_iter().map(move |(flag, value)| StoredFlag {
-                    commune: code.clone(),
-                    commune_name: name.clone(),
-                    flag,
-                    value,
-                })
+            .map(|(code, commune)| StoredCommune {
+                code,
+                name: commune.name,
+                flags: commune.flags,
             })
             .collect();
-        StoredRows { values, flags }
+        StoredRows { values, communes }
     }
 }
 

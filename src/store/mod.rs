@@ -178,6 +178,27 @@ pub struct StoredFlag {
     pub value: bool,
 }
 
+/// One commune of a return to store: its code, its name as written and its
+/// flags (key → yes / no), in one row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredCommune {
+    pub code: String,
+    pub name: String,
+    pub flags: BTreeMap<String, bool>,
+}
+
+impl StoredCommune {
+    /// The flags as the store keeps them: a JSON object of flag key → 1 or 0.
+    fn flags_json(&self) -> String {
+        let object: serde_json::Map<String, serde_json::Value> = self
+            .flags
+            .iter()
+            .map(|(key, &value)| (key.clone(), serde_json::Value::from(u8::from(value))))
+            .collect();
+        serde_json::Value::Object(object).to_string()
+    }
+}
+
 /// A file to record: what was read from it and what was found, borrowed
 /// from the stages that produced it (nothing is copied to store it).
 #[derive(Debug, Clone)]
@@ -197,7 +218,7 @@ pub struct NewSubmission<'a> {
     pub form_version: Option<u32>,
     pub status: Status,
     pub values: &'a [StoredValue],
-    pub flags: &'a [StoredFlag],
+    pub communes: &'a [StoredCommune],
     pub findings: &'a [Finding],
     /// Where the file will be filed (archive/ or rejected/), relative to the workspace.
     pub stored_path: &'a str,
@@ -694,7 +715,8 @@ impl Store {
         Ok(out)
     }
 
-    /// The commune flags of one submission.
+    /// The commune flags of one submission, one per commune and flag, read
+    /// through the `commune_flags` view of its stored communes.
     ///
     /// # Errors
     /// [`Error::Database`].
@@ -966,15 +988,14 @@ fn insert_submission(tx: &Transaction<'_>, new: &NewSubmission) -> rusqlite::Res
         )?;
         insert_rows(
             tx,
-            "INSERT OR REPLACE INTO commune_flags (submission_id, commune_code, commune_name, flag, value) VALUES ",
-            5,
-            new.flags,
-            |stmt, at, f| {
+            "INSERT OR REPLACE INTO submission_communes (submission_id, commune_code, commune_name, flags) VALUES ",
+            4,
+            new.communes,
+            |stmt, at, c| {
                 stmt.raw_bind_parameter(at + 1, id)?;
-                stmt.raw_bind_parameter(at + 2, &f.commune)?;
-                stmt.raw_bind_parameter(at + 3, &f.commune_name)?;
-                stmt.raw_bind_parameter(at + 4, &f.flag)?;
-                stmt.raw_bind_parameter(at + 5, i64::from(f.value))
+                stmt.raw_bind_parameter(at + 2, &c.code)?;
+                stmt.raw_bind_parameter(at + 3, &c.name)?;
+                stmt.raw_bind_parameter(at + 4, c.flags_json())
             },
         )?;
         let mut stmt = tx.prepare_cached(
@@ -1099,7 +1120,7 @@ mod tests {
             form_version: Some(1),
             status,
             values: &owned.values,
-            flags: &[],
+            communes: &[],
             findings: &[],
             stored_path: &owned.stored_path,
             feedback_path: None,
@@ -1148,6 +1169,7 @@ mod tests {
     fn every_value_and_flag_row_is_stored_whatever_the_number_of_rows_per_statement() {
         let dir = tempfile::tempdir().unwrap();
         let mut store = Store::open(&dir.path().join("b.db")).unwrap();
+        let mut stored_communes_so_far = 0;
         for (i, n) in [0usize, 1, 63, 64, 65, 128, 129, 200].into_iter().enumerate() {
             let sha = format!("sha{i}");
             let mut owned = owned(&sha, None);
@@ -1159,24 +1181,32 @@ mod tests {
                     cell: (k % 7 != 0).then(|| format!("E{}", k + 10)),
                 })
                 .collect();
-            let mut flags: Vec<StoredFlag> = (0..n)
-                .map(|k| StoredFlag {
-                    commune: format!("{:05}", k / 4),
-                    commune_name: format!("Xã {}", k / 4),
-                    flag: format!("f{}", k % 4),
-                    value: k % 2 == 0,
+            // n communes; the flag keys need escaping in JSON (a quote, a
+            // backslash, Vietnamese), and a commune's flags vary in number.
+            let keys = ["healthy", "co \"te nan\"", "tuyên\\truyền", "f3"];
+            let mut communes: Vec<StoredCommune> = (0..n)
+                .map(|k| StoredCommune {
+                    code: format!("{:05}", 7 * k % 1000),
+                    name: format!("Xã {k}"),
+                    flags: keys
+                        .iter()
+                        .take(1 + k % 4)
+                        .enumerate()
+                        .map(|(j, key)| (key.to_string(), (k + j) % 3 == 0))
+                        .collect(),
                 })
                 .collect();
-            // The same commune and flag twice: the later row stands, as when
-            // each row had its own statement.
-            if let Some(first) = flags.first().cloned() {
-                flags.push(StoredFlag {
-                    value: !first.value,
+            // The same commune twice: the later row stands, as when each
+            // row had its own statement.
+            if let Some(first) = communes.first().cloned() {
+                communes.push(StoredCommune {
+                    name: "Xã lặp lại".into(),
+                    flags: first.flags.iter().map(|(k, v)| (k.clone(), !v)).collect(),
                     ..first
                 });
             }
             let mut new = june(&owned, &sha, Status::Rejected);
-            new.flags = &flags;
+            new.communes = &communes;
             let recorded = store.record_submission(&new).unwrap();
 
             let values = store.values_of(recorded.id).unwrap();
@@ -1184,10 +1214,26 @@ mod tests {
             for v in &owned.values {
                 assert_eq!(values.get(&v.line), Some(v), "{n} values");
             }
+            // One flag row per commune and flag, the later commune standing.
             let mut expected: BTreeMap<(String, String), StoredFlag> = BTreeMap::new();
-            for f in &flags {
-                expected.insert((f.commune.clone(), f.flag.clone()), f.clone());
+            let mut last: BTreeMap<&str, &StoredCommune> = BTreeMap::new();
+            for c in &communes {
+                last.insert(&c.code, c);
             }
+            for c in last.values() {
+                for (key, &value) in &c.flags {
+                    let flag = StoredFlag {
+                        commune: c.code.clone(),
+                        commune_name: c.name.clone(),
+                        flag: key.clone(),
+                        value,
+                    };
+                    expected.insert((c.code.clone(), key.clone()), flag);
+                }
+            }
+            // One row per commune, not per flag.
+            stored_communes_so_far += last.len();
+            assert_eq!(count(&store, "submission_communes") as usize, stored_communes_so_far);
             let stored = store.flags_of(recorded.id).unwrap();
             assert_eq!(stored, expected.into_values().collect::<Vec<_>>(), "{n} flags");
         }
@@ -1453,5 +1499,84 @@ mod tests {
         drop(Store::open(&path).unwrap());
         let store = Store::open(&path).unwrap();
         assert_eq!(store.schema_version().unwrap(), schema::MIGRATIONS.len() as i64);
+    }
+
+    #[test]
+    fn a_version_2_database_keeps_every_commune_flag_when_its_communes_move_to_one_row_each() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("b.db");
+        // A database as the build before migration 3 left it: one row per
+        // commune and flag.
+        let mut old: Vec<(i64, String, Option<String>, String, i64)> = Vec::new();
+        for submission in 1..=3_i64 {
+            for commune in 0..(4 * submission) {
+                for (j, flag) in ["healthy", "prostitution", "aware", "team"].iter().enumerate() {
+                    if (commune as usize + j) % 5 == 4 {
+                        continue; // a commune without one of the flags
+                    }
+                    let name = (commune % 3 != 0).then(|| format!("Xã số {commune}"));
+                    let value = (submission + commune + j as i64) % 2;
+                    old.push((submission, format!("{commune:05}"), name, flag.to_string(), value));
+                }
+            }
+        }
+        {
+            let conn = rusqlite::Connection::open(&path).unwrap();
+            for (i, sql) in schema::MIGRATIONS.iter().take(2).enumerate() {
+                conn.execute_batch(sql).unwrap();
+                conn.pragma_update(None, "user_version", (i + 1) as i64).unwrap();
+            }
+            for submission in 1..=3_i64 {
+                conn.execute(
+                    "INSERT INTO submissions (id, file_name, sha256, size, received_at, processed_at, status,
+                     stored_path) VALUES (?1, 'f.xlsx', ?1, 1, 't', 't', 'accepted', 'archive/f.xlsx')",
+                    [submission],
+                )
+                .unwrap();
+            }
+            for row in &old {
+                conn.execute(
+                    "INSERT INTO commune_flags VALUES (?1, ?2, ?3, ?4, ?5)",
+                    rusqlite::params![row.0, row.1, row.2, row.3, row.4],
+                )
+                .unwrap();
+            }
+        }
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.schema_version().unwrap(), 3);
+        for submission in 1..=3_i64 {
+            let mut expected: Vec<StoredFlag> = old
+                .iter()
+                .filter(|r| r.0 == submission)
+                .map(|r| StoredFlag {
+                    commune: r.1.clone(),
+                    commune_name: r.2.clone().unwrap_or_default(),
+                    flag: r.3.clone(),
+                    value: r.4 != 0,
+                })
+                .collect();
+            expected.sort_by(|a, b| (&a.commune, &a.flag).cmp(&(&b.commune, &b.flag)));
+            assert_eq!(store.flags_of(submission).unwrap(), expected, "submission {submission}");
+            let communes: i64 = store
+                .conn
+                .query_row(
+                    "SELECT COUNT(*) FROM submission_communes WHERE submission_id = ?1",
+                    [submission],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            assert_eq!(communes, 4 * submission, "one row per commune");
+        }
+        // The view answers as the table did, to a query written against it.
+        let healthy: i64 = store
+            .conn
+            .query_row(
+                "SELECT COUNT(*) FROM commune_flags WHERE flag = 'healthy' AND value = 1",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        let counted = old.iter().filter(|r| r.3 == "healthy" && r.4 == 1).count() as i64;
+        assert_eq!(healthy, counted);
     }
 }

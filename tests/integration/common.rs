@@ -157,7 +157,7 @@ impl TestSubmission {
             form_version: Some(1),
             status: self.status,
             values: &self.values,
-            flags: &[],
+            communes: &[],
             findings: &[],
             stored_path: "",
             feedback_path: None,
