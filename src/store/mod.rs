@@ -190,12 +190,19 @@ pub struct StoredCommune {
 impl StoredCommune {
     /// The flags as the store keeps them: a JSON object of flag key → 1 or 0.
     fn flags_json(&self) -> String {
-        let object: serde_json::Map<String, serde_json::Value> = self
-            .flags
-            .iter()
-            .map(|(key, &value)| (key.clone(), serde_json::Value::from(u8::from(value))))
-            .collect();
-        serde_json::Value::Object(object).to_string()
+        let mut json = Vec::with_capacity(2 + self.flags.keys().map(|k| k.len() + 5).sum::<usize>());
+        json.push(b'{');
+        for (i, (key, &value)) in self.flags.iter().enumerate() {
+            if i > 0 {
+                json.push(b',');
+            }
+            // A string always serialises (escaped as JSON needs).
+            let _ = serde_json::to_writer(&mut json, key);
+            json.extend_from_slice(if value { b":1" } else { b":0" });
+        }
+        json.push(b'}');
+        // Only UTF-8 went in.
+        String::from_utf8(json).unwrap_or_default()
     }
 }
 
