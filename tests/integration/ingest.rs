@@ -1081,3 +1081,51 @@ fn a_pass_in_chunks_judges_every_file_as_passes_of_one_file_do() {
         "{chunked:#?}"
     );
 }
+
+/// A pass files its chunks' files folder by folder side by side: every
+/// file ends up where its submission and its receipt say, with the content
+/// the submission was stored from, and the outcome of each file names that
+/// same place.
+#[test]
+fn every_file_of_a_pass_is_filed_where_its_submission_and_receipt_say() {
+    let dir = temp_dir();
+    let ws = synth_workspace(dir.path(), 10, 6, 8, 19);
+    let settings = settings(&ws);
+    let summary = ingest(&settings, &options()).unwrap();
+    assert_eq!(summary.counts.seen, 60);
+    assert!(summary.counts.rejected >= 1, "some files go to rejected/");
+    let store = Store::open(&settings.paths.database).unwrap();
+    let submissions = store.all_submissions().unwrap();
+    assert_eq!(submissions.len(), 60);
+    let outcomes: BTreeMap<&str, &PathBuf> = summary
+        .files
+        .iter()
+        .map(|f| (f.file.as_str(), f.filed_to.as_ref().unwrap()))
+        .collect();
+    let mut places = std::collections::BTreeSet::new();
+    for s in &submissions {
+        let place = ws.join(&s.stored_path);
+        assert_eq!(
+            baocao::pipeline::check::sha256_of(&place).unwrap(),
+            s.sha256,
+            "{} filed as {}",
+            s.file_name,
+            s.stored_path
+        );
+        assert_eq!(outcomes[s.file_name.as_str()], &place, "{}", s.file_name);
+        assert!(places.insert(place), "{}: a place taken twice", s.stored_path);
+    }
+    let conn = rusqlite::Connection::open(&settings.paths.database).unwrap();
+    let receipts: Vec<(String, String)> = conn
+        .prepare("SELECT r.moved_to, s.stored_path FROM receipts r JOIN submissions s ON s.id = r.submission_id")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(receipts.len(), 60);
+    for (moved_to, stored_path) in receipts {
+        assert_eq!(moved_to, stored_path);
+    }
+    assert!(files_with_ext(&settings.paths.inbox, "xlsx").is_empty());
+}

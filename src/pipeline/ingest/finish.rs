@@ -3,6 +3,11 @@
 //! leave the inbox, and the store records where each went. Only files whose
 //! transaction has committed get here.
 
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+
 use super::{iso, now_iso, FileOutcome, Filed, InHand, Stored};
 use crate::atomic::Staged;
 use crate::config::Settings;
@@ -12,7 +17,8 @@ use crate::pipeline::filing::{file_away, relative_to};
 use crate::store::{Receipt, ReceiptOutcome, Store};
 
 /// Writes the feedback workbooks of a stored chunk (in parallel), then
-/// moves its files: only now do they leave the inbox.
+/// moves its files (folder by folder in parallel): only now do they leave
+/// the inbox.
 ///
 /// The workbooks are made durable as one batch ([`Staged`]): a folder is
 /// synced once per chunk, not once per file. Each is still whole under its
@@ -28,13 +34,37 @@ pub(super) fn finish_chunk(
     for item in &stored {
         copy_beside(item)?;
     }
-    let mut filed = Vec::with_capacity(stored.len());
-    for item in stored {
-        // What moved before an error is recorded by the next pass's heal.
-        let to = file_away(settings, &item.file.path, &item.stage.place.stored)?;
-        filed.push(item.next(|stored| Filed { stored, to }));
+    // Folder by folder side by side: making a file's folder is most of
+    // moving it, and a year's first pass makes one per unit and month. In
+    // arrival order within a folder, so two files never race for one free
+    // name. What moved before an error is recorded by the next pass's heal.
+    let mut by_folder: BTreeMap<&Path, Vec<usize>> = BTreeMap::new();
+    for (i, item) in stored.iter().enumerate() {
+        let folder = item.stage.place.stored.parent().unwrap_or(Path::new(""));
+        by_folder.entry(folder).or_default().push(i);
     }
-    Ok(filed)
+    let moved = pool.install(|| {
+        by_folder
+            .into_par_iter()
+            .map(|(_, files)| {
+                files
+                    .into_iter()
+                    .map(|i| {
+                        let item = &stored[i];
+                        file_away(settings, &item.file.path, &item.stage.place.stored).map(|to| (i, to))
+                    })
+                    .collect::<Result<Vec<_>, Error>>()
+            })
+            .collect::<Result<Vec<_>, Error>>()
+    })?;
+    // Each file is in one folder's list: back in the chunk's order, one place each.
+    let mut moved: Vec<(usize, PathBuf)> = moved.into_iter().flatten().collect();
+    moved.sort_unstable_by_key(|(i, _)| *i);
+    Ok(stored
+        .into_iter()
+        .zip(moved)
+        .map(|(item, (_, to))| item.next(|stored| Filed { stored, to }))
+        .collect())
 }
 
 fn write_feedbacks(settings: &Settings, item: &InHand<Stored>, staged: &Staged) -> Result<(), Error> {
