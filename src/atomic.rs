@@ -99,10 +99,27 @@ impl Staged {
         items: &[T],
         write: impl Fn(&Staged, &T) -> Result<(), Error> + Sync,
     ) -> Result<(), Error> {
+        let staged = Staged::write_each(pool, items, write)?;
+        pool.install(|| staged.commit())
+    }
+
+    /// Writes one file per item on `pool` (`write` stages it), without
+    /// committing them: nothing is in place until [`Staged::commit`], which
+    /// another thread may do while this one writes the next batch. On the
+    /// first error nothing more is written and the batch's temporaries are
+    /// removed.
+    ///
+    /// # Errors
+    /// The first error of `write`.
+    pub fn write_each<T: Sync>(
+        pool: &rayon::ThreadPool,
+        items: &[T],
+        write: impl Fn(&Staged, &T) -> Result<(), Error> + Sync,
+    ) -> Result<Staged, Error> {
         use rayon::prelude::*;
         let staged = Staged::default();
         pool.install(|| items.par_iter().try_for_each(|item| write(&staged, item)))?;
-        pool.install(|| staged.commit())
+        Ok(staged)
     }
 
     /// Writes `bytes` under `path`'s temporary name (the folder is created

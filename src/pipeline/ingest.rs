@@ -10,8 +10,9 @@
 //! check_one         a unit's files in arrival order, units in
 //!                   parallel, against the stored history        → InHand<Checked>
 //! record            one transaction per chunk, in arrival order → InHand<Stored>
-//! feedback          the district's workbook
-//! file away         out of the inbox only now                   → InHand<Filed>
+//! feedback          the district's workbook, under a temporary name
+//! file away         the workbook in place, durably; the file
+//!                   out of the inbox only now                   → InHand<Filed>
 //!                   and the filing recorded                     → FileOutcome
 //! ```
 //!
@@ -24,8 +25,10 @@
 //! receives and extracts the next chunks; this thread sorts out one chunk
 //! and has it checked on the check pool while it records the chunk checked
 //! before (the checks need the history, which the checks themselves keep
-//! up to date, not the store); a finishing thread writes the feedback and
-//! files the chunk recorded before. Content met in the chunk checked and
+//! up to date, not the store); a feedback thread writes the workbooks of
+//! the chunk recorded before, and a filing thread puts the workbooks of the
+//! chunk before that in place and moves its files (it mostly waits for the
+//! disk, so it runs beside the writing). Content met in the chunk checked and
 //! not yet recorded counts as met: a copy of it is judged once that chunk is
 //! stored. With one thread configured the pools have one thread each and
 //! the code is the same.
@@ -63,7 +66,7 @@ use crate::store::{
     NewSubmission, Receipt, ReceiptOutcome, Recorded, Status, Store, StoredCommune, StoredValue, Submission,
 };
 
-use finish::{finish_chunk, record_filing};
+use finish::{file_chunk, record_filing, write_feedback, FeedbackWritten};
 use summary::PhaseClock;
 pub use summary::{FileOutcome, IngestOptions, IngestSummary, Phases};
 
@@ -157,15 +160,17 @@ pub fn ingest(settings: &Settings, options: &IngestOptions) -> Result<IngestSumm
     batch.finish(started)
 }
 
-/// Three pools of the configured size: one reads ahead, one checks, one
-/// writes feedback. With one shared pool the checks of the chunk being
+/// Four pools of the configured size: one reads ahead, one checks, one
+/// writes feedback, one puts feedback in place and files (mostly waiting
+/// for the disk). With one shared pool the checks of the chunk being
 /// stored queued behind the reading of the next chunks and the feedback of
-/// the last; with three, the system shares the cores between them.
+/// the last; with a pool each, the system shares the cores between them.
 #[derive(Debug)]
 struct Pools {
     read: rayon::ThreadPool,
     check: rayon::ThreadPool,
     feedback: rayon::ThreadPool,
+    filing: rayon::ThreadPool,
 }
 
 impl Pools {
@@ -181,6 +186,7 @@ impl Pools {
             read: pool("read")?,
             check: pool("check")?,
             feedback: pool("feedback")?,
+            filing: pool("filing")?,
         })
     }
 }
@@ -458,7 +464,7 @@ impl<'a> Batch<'a> {
 
     /// Takes every chunk through every stage: the reader thread ahead, this
     /// thread sorting out one chunk and recording the one before while the
-    /// check pool checks the first, the finishing thread behind.
+    /// check pool checks the first, the feedback and filing threads behind.
     fn pass(&mut self, chunks: &[&[Candidate]], bar: Option<&indicatif::ProgressBar>) -> Result<(), Error> {
         let settings = self.settings;
         let pools = self.pools;
@@ -481,13 +487,26 @@ impl<'a> Batch<'a> {
                     }
                 }
             });
-            // Until the finishing thread reports a chunk filed, its
-            // submissions are in flight: stored, not yet filed.
+            // Until the filing thread reports a chunk filed, its
+            // submissions are in flight: stored, not yet filed. The feedback
+            // thread writes a chunk's workbooks while the filing thread puts
+            // the chunk's before in place and moves its files; an error of
+            // either reaches this thread in the chunks' order.
             let (to_finish, finish_rx) = sync_channel::<Vec<InHand<Stored>>>(1);
+            let (to_file, file_rx) = sync_channel::<Result<FeedbackWritten, Error>>(1);
             let (finished_tx, finished) = channel::<Result<Vec<InHand<Filed>>, Error>>();
             scope.spawn(move || {
                 for stored in finish_rx {
-                    let done = finish_chunk(settings, &pools.feedback, stored);
+                    let written = write_feedback(settings, &pools.feedback, stored);
+                    let failed = written.is_err();
+                    if to_file.send(written).is_err() || failed {
+                        break;
+                    }
+                }
+            });
+            scope.spawn(move || {
+                for written in file_rx {
+                    let done = written.and_then(|written| file_chunk(settings, &pools.filing, written));
                     let failed = done.is_err();
                     if finished_tx.send(done).is_err() || failed {
                         break;
@@ -529,7 +548,8 @@ impl<'a> Batch<'a> {
                 self.record_and_hand_over(before, &to_finish, bar)?;
             }
             // Dropping the receiver stops the reader at its next chunk; closing
-            // the finishing channel lets the finishing thread end.
+            // the finishing channel lets the feedback thread end, and then the
+            // filing thread.
             drop(receiver);
             drop(to_finish);
             for done in finished {
@@ -540,8 +560,9 @@ impl<'a> Batch<'a> {
     }
 
     /// Stores a checked chunk in one transaction, in arrival order, judges
-    /// its second copies and hands what it stored to the finishing thread.
-    /// False when the finishing thread has stopped (on an error it reports).
+    /// its second copies and hands what it stored to the feedback thread.
+    /// False when the feedback or filing thread has stopped (on an error it
+    /// reports).
     fn record_and_hand_over(
         &mut self,
         chunk: CheckedChunk,

@@ -1129,3 +1129,49 @@ fn every_file_of_a_pass_is_filed_where_its_submission_and_receipt_say() {
     }
     assert!(files_with_ext(&settings.paths.inbox, "xlsx").is_empty());
 }
+
+/// A pass whose feedback cannot be written (here `feedback` is a file, not
+/// a folder) stops with an error naming the place; the chunk stored before
+/// the failure keeps its files in the inbox, unfiled. Once the folder can
+/// be written, the next pass files every file exactly once, each with its
+/// feedback workbook.
+#[test]
+fn a_pass_whose_feedback_cannot_be_written_stops_and_the_next_files_everything_once() {
+    let dir = temp_dir();
+    let ws = synth_workspace(dir.path(), 6, 6, 0, 23);
+    let settings = settings(&ws);
+    std::fs::remove_dir_all(&settings.paths.feedback).ok();
+    std::fs::write(&settings.paths.feedback, b"not a folder").unwrap();
+    let error = ingest(&settings, &options()).unwrap_err();
+    // Names the folder it could not make, below the feedback path.
+    let place = settings.paths.feedback.display().to_string();
+    assert!(error.to_string().starts_with(&format!("{place}/")), "{error}");
+    let store = Store::open(&settings.paths.database).unwrap();
+    let stored = store.count_submissions().unwrap();
+    assert!(stored > 0, "the first chunk was stored before its feedback failed");
+    assert_eq!(store.unfiled().unwrap().len() as i64, stored, "none filed");
+    assert_eq!(
+        files_with_ext(&settings.paths.inbox, "xlsx").len(),
+        36,
+        "every file still in the inbox"
+    );
+    drop(store);
+
+    std::fs::remove_file(&settings.paths.feedback).unwrap();
+    ingest(&settings, &options()).unwrap();
+    let store = Store::open(&settings.paths.database).unwrap();
+    let submissions = store.all_submissions().unwrap();
+    assert_eq!(submissions.len(), 36, "each file stored once");
+    assert!(store.unfiled().unwrap().is_empty());
+    assert!(files_with_ext(&settings.paths.inbox, "xlsx").is_empty());
+    for s in &submissions {
+        let feedback = ws.join(s.feedback_path.as_deref().unwrap());
+        assert!(
+            feedback.is_file(),
+            "{}: no feedback at {}",
+            s.file_name,
+            feedback.display()
+        );
+        assert!(ws.join(&s.stored_path).is_file(), "{}", s.stored_path);
+    }
+}

@@ -1,6 +1,7 @@
-//! The last stages of a stored chunk, on the finishing thread and then
-//! the storing one: the districts' feedback workbooks are written, the files
-//! leave the inbox, and the store records where each went. Only files whose
+//! The last stages of a stored chunk, each on its own thread and then on
+//! the storing one: the districts' feedback workbooks are written (the
+//! feedback thread), put in place and the files leave the inbox (the filing
+//! thread), and the store records where each went. Only files whose
 //! transaction has committed get here.
 
 use std::collections::BTreeMap;
@@ -16,28 +17,58 @@ use crate::feedback::{stage_feedback, FeedbackInput};
 use crate::pipeline::filing::{file_away, relative_to};
 use crate::store::{Receipt, ReceiptOutcome, Store};
 
-/// Writes the feedback workbooks of a stored chunk (in parallel), then
-/// moves its files (folder by folder in parallel): only now do they leave
-/// the inbox.
+/// A stored chunk whose feedback workbooks are written under temporary
+/// names: not yet in place, not yet durable, its files still in the inbox.
+#[derive(Debug)]
+pub(super) struct FeedbackWritten {
+    staged: Staged,
+    stored: Vec<InHand<Stored>>,
+}
+
+/// Writes the feedback workbooks of a stored chunk, in parallel on `pool`,
+/// under temporary names ([`Staged`]); [`file_chunk`] puts them in place.
 ///
-/// The workbooks are made durable as one batch ([`Staged`]): a folder is
-/// synced once per chunk, not once per file. Each is still whole under its
-/// name or absent, and all are on disk before the first file leaves the
-/// inbox, so a crash before that leaves the chunk's submissions unfiled and
-/// the next pass writes any missing feedback again (`heal_unfiled`).
-pub(super) fn finish_chunk(
+/// # Errors
+/// The first workbook that cannot be written; the chunk's temporaries are
+/// removed then, and its files stay in the inbox for the next pass's heal.
+pub(super) fn write_feedback(
     settings: &Settings,
     pool: &rayon::ThreadPool,
     stored: Vec<InHand<Stored>>,
+) -> Result<FeedbackWritten, Error> {
+    let staged = Staged::write_each(pool, &stored, |staged, item| write_feedbacks(settings, item, staged))?;
+    Ok(FeedbackWritten { staged, stored })
+}
+
+/// Puts a chunk's feedback workbooks in place, durably, then moves its
+/// files (folder by folder in parallel on `pool`): only now do they leave
+/// the inbox. Runs on its own thread while the next chunk's workbooks are
+/// written: it mostly waits for the disk.
+///
+/// The workbooks are made durable as one batch ([`Staged::commit`]): a
+/// folder is synced once per chunk, not once per file. Each is still whole
+/// under its name or absent, and all are on disk before the first file
+/// leaves the inbox, so a crash before that leaves the chunk's submissions
+/// unfiled and the next pass writes any missing feedback again
+/// (`heal_unfiled`).
+///
+/// # Errors
+/// [`Error::Io`]: the first feedback or file that could not be put in
+/// place; what moved before is recorded by the next pass's heal.
+pub(super) fn file_chunk(
+    settings: &Settings,
+    pool: &rayon::ThreadPool,
+    written: FeedbackWritten,
 ) -> Result<Vec<InHand<Filed>>, Error> {
-    Staged::write_all(pool, &stored, |staged, item| write_feedbacks(settings, item, staged))?;
+    let FeedbackWritten { staged, stored } = written;
+    pool.install(|| staged.commit())?;
     for item in &stored {
         copy_beside(item)?;
     }
     // Folder by folder side by side: making a file's folder is most of
     // moving it, and a year's first pass makes one per unit and month. In
     // arrival order within a folder, so two files never race for one free
-    // name. What moved before an error is recorded by the next pass's heal.
+    // name.
     let mut by_folder: BTreeMap<&Path, Vec<usize>> = BTreeMap::new();
     for (i, item) in stored.iter().enumerate() {
         let folder = item.stage.place.stored.parent().unwrap_or(Path::new(""));

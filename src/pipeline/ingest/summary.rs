@@ -79,8 +79,8 @@ pub struct Phases {
     pub check: Duration,
     /// Storing, one transaction per chunk (with the repeats judged after it).
     pub record: Duration,
-    /// Waiting to hand a stored chunk to the finishing thread (feedback
-    /// workbooks, moving the files).
+    /// Waiting to hand a stored chunk to the feedback thread (feedback
+    /// workbooks; the filing thread behind it moves the files).
     pub handover: Duration,
     /// Recording that the files have moved.
     pub filing: Duration,
