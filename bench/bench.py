@@ -32,6 +32,7 @@ import json
 import os
 import platform
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -92,6 +93,11 @@ class BenchError(Exception):
 def timed(cmd: list[str], log: Path, cwd: Path | None = None, ok_codes: tuple[int, ...] = (0,)) -> tuple[Run, str]:
     """Runs `cmd` under /usr/bin/time -v; returns the run and its stdout."""
     time_file = log.with_suffix(".time")
+    # CPU time from the kernel's own account of the finished children, to the
+    # microsecond: /usr/bin/time prints it to the hundredth of a second, too
+    # coarse for runs of a few hundredths (the province scale's floor used
+    # 3 of them).
+    children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     proc = subprocess.run(
         [TIME, "-v", "-o", str(time_file), *cmd],
@@ -101,15 +107,17 @@ def timed(cmd: list[str], log: Path, cwd: Path | None = None, ok_codes: tuple[in
         check=False,
     )
     wall = time.perf_counter() - started
+    children_after = resource.getrusage(resource.RUSAGE_CHILDREN)
     log.write_text(f"$ {' '.join(cmd)}\n--- stdout\n{proc.stdout}\n--- stderr\n{proc.stderr}", encoding="utf-8")
     if proc.returncode not in ok_codes:
         tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-15:])
         raise BenchError(f"{' '.join(cmd)} exited {proc.returncode} (log: {log})\n{tail}")
     report = time_file.read_text(encoding="utf-8")
     rss_kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", report)[1])
-    user = float(re.search(r"User time \(seconds\): ([\d.]+)", report)[1])
-    system = float(re.search(r"System time \(seconds\): ([\d.]+)", report)[1])
-    return Run(wall=wall, rss_mb=rss_kb / 1024, cpu=user + system), proc.stdout
+    cpu = (children_after.ru_utime - children_before.ru_utime) + (
+        children_after.ru_stime - children_before.ru_stime
+    )
+    return Run(wall=wall, rss_mb=rss_kb / 1024, cpu=cpu), proc.stdout
 
 
 def set_config(path: Path, section: str, values: dict[str, str]) -> None:
@@ -578,6 +586,15 @@ def targets(scale: Scale, bench: Bench, med: dict, ingest_med: dict, peak: dict,
     ingest_cpu_to_floor = ratio_of(cpu.get(("ingest", b_lo)), cpu.get(f"floor-{t_lo}t"))
     scaling = ratio_of(med.get(b_lo), med.get(b))
     core_scaling = ratio_of(med.get("baocao-1core"), med.get(b))
+    # The issue sets the pace against polars at every scale, and the rest
+    # ("national year under 6 s …; ingest CPU within 3× the floor's; 1 → 2
+    # threads at least 1.8×; peak memory under 500 MB") for the national
+    # year: elsewhere those rows are figures, not verdicts.
+    national = scale.name == "national"
+
+    def national_target(target: str) -> str:
+        return target if national else f"– ({target} for the national year)"
+
     out = [
         "",
         f"Targets of issue 12 at this scale (baocao on {t_hi} threads):",
@@ -594,8 +611,8 @@ def targets(scale: Scale, bench: Bench, med: dict, ingest_med: dict, peak: dict,
         row(
             f"ingest CPU ÷ floor CPU ({t_lo} thread)",
             ingest_cpu_to_floor,
-            "≤ 3",
-            None if ingest_cpu_to_floor is None else ingest_cpu_to_floor <= 3,
+            national_target("≤ 3"),
+            None if ingest_cpu_to_floor is None or not national else ingest_cpu_to_floor <= 3,
         ),
         row(
             f"speed-up `threads = {t_lo}` → `{t_hi}` (each stage's pool; {t_lo} already uses more than one core)",
@@ -606,11 +623,11 @@ def targets(scale: Scale, bench: Bench, med: dict, ingest_med: dict, peak: dict,
         row(
             f"speed-up 1 → {t_hi} cores (`threads = {t_hi}`, confined to one core by `taskset`, then free)",
             core_scaling,
-            "≥ 1.8",
-            None if core_scaling is None else core_scaling >= 1.8,
+            national_target("≥ 1.8"),
+            None if core_scaling is None or not national else core_scaling >= 1.8,
         ),
     ]
-    if scale.name == "national":
+    if national:
         out += [
             row("wall time, s (ingest + report)", med[b], "< 6", med[b] < 6),
             row("peak memory, MB", peak[b], "< 500", peak[b] < 500),
