@@ -148,7 +148,8 @@ pub fn ingest(settings: &Settings, options: &IngestOptions) -> Result<IngestSumm
     let chunks: Vec<&[Candidate]> = chunk_sizes(rest.len())
         .into_iter()
         .map(|size| {
-            let (chunk, after) = rest.split_at(size);
+            // The sizes add up to the files (`chunk_sizes`); never past them.
+            let (chunk, after) = rest.split_at(size.min(rest.len()));
             rest = after;
             chunk
         })
