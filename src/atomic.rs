@@ -6,6 +6,7 @@
 //! a crash or a power cut leaves at most a hidden temporary file (which
 //! discovery ignores) instead of a truncated one under the real name.
 
+use std::collections::BTreeSet;
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -74,13 +75,12 @@ pub fn write_atomically(path: &Path, content: Content<'_>) -> Result<(), Error> 
 /// Files written by the thousand (the feedback workbooks of an ingest
 /// chunk) and made durable together: each is written under its temporary
 /// name without a sync ([`Staged::write`], from any thread), then
-/// [`Staged::commit`] syncs every temporary, renames each over its place and
-/// syncs each folder once. The promise of [`write_atomically`] holds for
-/// every file — whole under its name or not there at all — and every file is
-/// on disk when `commit` returns; but a folder holding many of a batch's
-/// files is synced once instead of once per file, and the syncs run on the
-/// current rayon pool. A batch dropped without a commit removes its
-/// temporaries.
+/// [`Staged::commit`] syncs the batch, renames each file over its place and
+/// syncs the renames. The promise of [`write_atomically`] holds for every
+/// file — whole under its name or not there at all — and every file is on
+/// disk, under its name, when `commit` returns; but the batch goes to the
+/// disk together ([`sync_folders`]) instead of one file and one folder at a
+/// time. A batch dropped without a commit removes its temporaries.
 #[derive(Debug, Default)]
 pub struct Staged {
     /// (temporary, place), in the order written.
@@ -145,39 +145,26 @@ impl Staged {
     }
 
     /// Syncs every file written, renames each over its place, then syncs
-    /// each folder once.
+    /// the renames: both syncs cover the batch's folders at once
+    /// ([`sync_folders`]).
     ///
     /// # Errors
     /// [`Error::Io`] naming the file or folder. The files renamed before
     /// the error are in place (whole); the others' temporaries are removed.
     pub fn commit(self) -> Result<(), Error> {
-        use rayon::prelude::*;
         let files = std::mem::take(&mut *self.lock());
-        let synced: Result<(), Error> = files.par_iter().try_for_each(|(temp, _)| {
-            File::open(temp)
-                .and_then(|file| file.sync_all())
-                .map_err(|e| Error::io(temp, e))
-        });
-        let mut dirs = std::collections::BTreeSet::new();
-        let mut result = synced;
+        let folders: BTreeSet<PathBuf> = files.iter().map(|(_, path)| temporary(path).0).collect();
+        let mut result = sync_folders(&folders, files.iter().map(|(temp, _)| temp.as_path()));
         for (temp, path) in &files {
             if result.is_ok() {
                 result = std::fs::rename(temp, path).map_err(|e| Error::io(path, e));
-                if let Some(dir) = path.parent() {
-                    dirs.insert(dir.to_path_buf());
-                }
             }
             if result.is_err() {
                 remove_any(temp);
             }
         }
-        // Best effort, as in `write_atomically`.
-        dirs.par_iter().for_each(|dir| {
-            if let Ok(handle) = File::open(dir) {
-                let _ = handle.sync_all();
-            }
-        });
-        result
+        result?;
+        sync_folders(&folders, std::iter::empty())
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(PathBuf, PathBuf)>> {
@@ -192,6 +179,51 @@ impl Drop for Staged {
             remove_any(temp);
         }
     }
+}
+
+/// Makes durable what was written in `folders`: the `files` written there
+/// and the names made or changed in them. On Linux, one `syncfs` per file
+/// system the folders are on: the kernel writes the batch's data, inodes
+/// and folder blocks in one pass (a national ingest's chunks of hundreds of
+/// small workbooks, synced file by file and folder by folder, spent about a
+/// fifth of the pass's CPU time in the kernel's round trips to the disk).
+/// It also writes whatever else is waiting on those file systems. Elsewhere
+/// each file and then each folder is synced (a folder best effort, as in
+/// [`write_atomically`]).
+///
+/// # Errors
+/// [`Error::Io`] naming the folder or file that could not be synced.
+#[cfg(target_os = "linux")]
+fn sync_folders<'a>(folders: &BTreeSet<PathBuf>, _files: impl Iterator<Item = &'a Path>) -> Result<(), Error> {
+    use std::os::unix::fs::MetadataExt;
+    let mut by_device = std::collections::BTreeMap::new();
+    for folder in folders {
+        let device = std::fs::metadata(folder).map_err(|e| Error::io(folder, e))?.dev();
+        by_device.entry(device).or_insert(folder);
+    }
+    for folder in by_device.into_values() {
+        File::open(folder)
+            .and_then(|handle| rustix::fs::syncfs(&handle).map_err(std::io::Error::from))
+            .map_err(|e| Error::io(folder, e))?;
+    }
+    Ok(())
+}
+
+#[cfg(not(target_os = "linux"))]
+fn sync_folders<'a>(folders: &BTreeSet<PathBuf>, files: impl Iterator<Item = &'a Path>) -> Result<(), Error> {
+    use rayon::prelude::*;
+    let files: Vec<&Path> = files.collect();
+    files.par_iter().try_for_each(|file| {
+        File::open(file)
+            .and_then(|handle| handle.sync_all())
+            .map_err(|e| Error::io(file, e))
+    })?;
+    folders.par_iter().for_each(|folder| {
+        if let Ok(handle) = File::open(folder) {
+            let _ = handle.sync_all();
+        }
+    });
+    Ok(())
 }
 
 /// The folder of `path` and the temporary name beside it.
@@ -298,6 +330,46 @@ mod tests {
         assert_eq!(std::fs::read(&b).unwrap(), b"new");
         assert_eq!(names(&dir.path().join("x")), ["a.xlsx"]);
         assert_eq!(names(&dir.path().join("y")), ["b.xlsx"]);
+    }
+
+    #[test]
+    fn a_batch_over_two_file_systems_is_in_place_on_both() {
+        // The project's disk and, where there is one, a tmpfs: one sync for
+        // each file system the batch's folders are on.
+        let disk = tempfile::tempdir_in(Path::new(env!("CARGO_MANIFEST_DIR")).join("target")).unwrap();
+        let shm = Path::new("/dev/shm");
+        let memory = if shm.is_dir() {
+            tempfile::tempdir_in(shm).unwrap()
+        } else {
+            tempfile::tempdir().unwrap()
+        };
+        let files: Vec<PathBuf> = [disk.path(), memory.path()]
+            .iter()
+            .flat_map(|root| [root.join("001/a.xlsx"), root.join("002/b.xlsx")])
+            .collect();
+        let staged = Staged::default();
+        for (i, file) in files.iter().enumerate() {
+            staged.write(file, &[b'0' + i as u8]).unwrap();
+        }
+        staged.commit().unwrap();
+        for (i, file) in files.iter().enumerate() {
+            assert_eq!(std::fs::read(file).unwrap(), [b'0' + i as u8]);
+            assert_eq!(names(file.parent().unwrap()).len(), 1, "{}", file.display());
+        }
+    }
+
+    #[test]
+    fn a_batch_whose_folder_went_away_says_which_and_puts_nothing_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("x/a.xlsx"), dir.path().join("y/b.xlsx"));
+        let staged = Staged::default();
+        staged.write(&a, b"a").unwrap();
+        staged.write(&b, b"b").unwrap();
+        std::fs::remove_dir_all(dir.path().join("y")).unwrap();
+        let error = staged.commit().unwrap_err().to_string();
+        assert!(error.contains(&dir.path().join("y").display().to_string()), "{error}");
+        assert!(!a.exists());
+        assert_eq!(names(&dir.path().join("x")), Vec::<String>::new());
     }
 
     #[test]

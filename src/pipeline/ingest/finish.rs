@@ -45,8 +45,8 @@ pub(super) fn write_feedback(
 /// the inbox. Runs on its own thread while the next chunk's workbooks are
 /// written: it mostly waits for the disk.
 ///
-/// The workbooks are made durable as one batch ([`Staged::commit`]): a
-/// folder is synced once per chunk, not once per file. Each is still whole
+/// The workbooks are made durable as one batch ([`Staged::commit`]): the
+/// chunk goes to the disk together, not file by file. Each is still whole
 /// under its name or absent, and all are on disk before the first file
 /// leaves the inbox, so a crash before that leaves the chunk's submissions
 /// unfiled and the next pass writes any missing feedback again
