@@ -132,7 +132,8 @@ impl Staged {
         if !dir.is_dir() {
             std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
         }
-        remove_any(&temp);
+        // A temporary left by a process killed mid-write that had the same
+        // pid is truncated by the create.
         let written = File::create(&temp)
             .and_then(|mut file| file.write_all(bytes))
             .map_err(|e| Error::io(&temp, e));
@@ -153,18 +154,22 @@ impl Staged {
     /// the error are in place (whole); the others' temporaries are removed.
     pub fn commit(self) -> Result<(), Error> {
         let files = std::mem::take(&mut *self.lock());
-        let folders: BTreeSet<PathBuf> = files.iter().map(|(_, path)| temporary(path).0).collect();
-        let mut result = sync_folders(&folders, files.iter().map(|(temp, _)| temp.as_path()));
+        let folders: BTreeSet<&Path> = files.iter().map(|(_, path)| folder_of(path)).collect();
+        let mut result = Disk::of(&folders).and_then(|disk| {
+            disk.sync_written(files.iter().map(|(temp, _)| temp.as_path()))
+                .map(|()| disk)
+        });
         for (temp, path) in &files {
             if result.is_ok() {
-                result = std::fs::rename(temp, path).map_err(|e| Error::io(path, e));
+                if let Err(e) = std::fs::rename(temp, path) {
+                    result = Err(Error::io(path, e));
+                }
             }
             if result.is_err() {
                 remove_any(temp);
             }
         }
-        result?;
-        sync_folders(&folders, std::iter::empty())
+        result?.sync_renamed()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(PathBuf, PathBuf)>> {
@@ -181,62 +186,104 @@ impl Drop for Staged {
     }
 }
 
-/// Makes durable what was written in `folders`: the `files` written there
-/// and the names made or changed in them. On Linux, one `syncfs` per file
-/// system the folders are on: the kernel writes the batch's data, inodes
-/// and folder blocks in one pass (a national ingest's chunks of hundreds of
-/// small workbooks, synced file by file and folder by folder, spent about a
-/// fifth of the pass's CPU time in the kernel's round trips to the disk).
-/// It also writes whatever else is waiting on those file systems. Elsewhere
-/// each file and then each folder is synced (a folder best effort, as in
-/// [`write_atomically`]).
-///
-/// # Errors
-/// [`Error::Io`] naming the folder or file that could not be synced.
-#[cfg(target_os = "linux")]
-fn sync_folders<'a>(folders: &BTreeSet<PathBuf>, _files: impl Iterator<Item = &'a Path>) -> Result<(), Error> {
-    use std::os::unix::fs::MetadataExt;
-    let mut by_device = std::collections::BTreeMap::new();
-    for folder in folders {
-        let device = std::fs::metadata(folder).map_err(|e| Error::io(folder, e))?.dev();
-        by_device.entry(device).or_insert(folder);
-    }
-    for folder in by_device.into_values() {
-        File::open(folder)
-            .and_then(|handle| rustix::fs::syncfs(&handle).map_err(std::io::Error::from))
-            .map_err(|e| Error::io(folder, e))?;
-    }
-    Ok(())
+/// What a [`Staged`] batch syncs: on Linux, one folder of each file system
+/// the batch's folders are on, each synced with one `syncfs` — the kernel
+/// writes the batch's data, inodes and folder blocks in one pass (a
+/// national ingest's chunks of hundreds of small workbooks, synced file by
+/// file and folder by folder, spent about a fifth of the pass's CPU time in
+/// the kernel's round trips to the disk). It also writes whatever else is
+/// waiting on those file systems. Elsewhere each file, then each folder, is
+/// synced (a folder best effort, as in [`write_atomically`]).
+struct Disk<'a> {
+    folders: Vec<&'a Path>,
 }
 
-#[cfg(not(target_os = "linux"))]
-fn sync_folders<'a>(folders: &BTreeSet<PathBuf>, files: impl Iterator<Item = &'a Path>) -> Result<(), Error> {
-    use rayon::prelude::*;
-    let files: Vec<&Path> = files.collect();
-    files.par_iter().try_for_each(|file| {
-        File::open(file)
-            .and_then(|handle| handle.sync_all())
-            .map_err(|e| Error::io(file, e))
-    })?;
-    folders.par_iter().for_each(|folder| {
-        if let Ok(handle) = File::open(folder) {
-            let _ = handle.sync_all();
+impl<'a> Disk<'a> {
+    /// # Errors
+    /// [`Error::Io`] naming a folder that is not there.
+    #[cfg(target_os = "linux")]
+    fn of(folders: &BTreeSet<&'a Path>) -> Result<Disk<'a>, Error> {
+        use std::os::unix::fs::MetadataExt;
+        let mut by_device = std::collections::BTreeMap::new();
+        for &folder in folders {
+            let device = std::fs::metadata(folder).map_err(|e| Error::io(folder, e))?.dev();
+            by_device.entry(device).or_insert(folder);
         }
-    });
-    Ok(())
+        Ok(Disk {
+            folders: by_device.into_values().collect(),
+        })
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn of(folders: &BTreeSet<&'a Path>) -> Result<Disk<'a>, Error> {
+        Ok(Disk {
+            folders: folders.iter().copied().collect(),
+        })
+    }
+
+    /// Puts the `files` written in the folders on the disk.
+    #[cfg(target_os = "linux")]
+    fn sync_written<'f>(&self, _files: impl Iterator<Item = &'f Path>) -> Result<(), Error> {
+        self.sync_file_systems()
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn sync_written<'f>(&self, files: impl Iterator<Item = &'f Path>) -> Result<(), Error> {
+        use rayon::prelude::*;
+        let files: Vec<&Path> = files.collect();
+        files.par_iter().try_for_each(|file| {
+            File::open(file)
+                .and_then(|handle| handle.sync_all())
+                .map_err(|e| Error::io(file, e))
+        })
+    }
+
+    /// Puts the names made or changed in the folders on the disk.
+    #[cfg(target_os = "linux")]
+    fn sync_renamed(&self) -> Result<(), Error> {
+        self.sync_file_systems()
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn sync_renamed(&self) -> Result<(), Error> {
+        use rayon::prelude::*;
+        self.folders.par_iter().for_each(|folder| {
+            if let Ok(handle) = File::open(folder) {
+                let _ = handle.sync_all();
+            }
+        });
+        Ok(())
+    }
+
+    #[cfg(target_os = "linux")]
+    fn sync_file_systems(&self) -> Result<(), Error> {
+        for &folder in &self.folders {
+            File::open(folder)
+                .and_then(|handle| rustix::fs::syncfs(&handle).map_err(std::io::Error::from))
+                .map_err(|e| Error::io(folder, e))?;
+        }
+        Ok(())
+    }
+}
+
+/// The folder `path` is in (`.` for a bare name).
+fn folder_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    }
 }
 
 /// The folder of `path` and the temporary name beside it.
 fn temporary(path: &Path) -> (PathBuf, PathBuf) {
-    let dir = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
+    // The process id, asked once (a system call each time otherwise).
+    static PID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    let dir = folder_of(path).to_path_buf();
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let temp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let temp = dir.join(format!(".{name}.{}.tmp", PID.get_or_init(std::process::id)));
     (dir, temp)
 }
 

@@ -51,10 +51,15 @@ pub struct Received {
 /// The I/O error: `ingest` leaves such a file for the next pass, `check`
 /// reports it as a finding ([`unreadable`]).
 pub fn receive(path: &Path, name: &str) -> std::io::Result<(Received, Vec<u8>)> {
-    let mut file = std::fs::File::open(path)?;
+    let file = std::fs::File::open(path)?;
     let metadata = file.metadata()?;
-    let mut bytes = Vec::with_capacity(usize::try_from(metadata.len()).unwrap_or(0));
-    file.read_to_end(&mut bytes)?;
+    // The size just asked, read in one call, then whatever was added since
+    // (a file's own `read_to_end` would ask its size and position again,
+    // and `read_to_end` alone starts with small reads). A file that shrank
+    // since is an error: it is still being written.
+    let mut bytes = vec![0; usize::try_from(metadata.len()).unwrap_or(0)];
+    (&file).read_exact(&mut bytes)?;
+    (&file).take(u64::MAX).read_to_end(&mut bytes)?;
     let received = Received {
         path: path.to_path_buf(),
         name: name.to_string(),
@@ -67,8 +72,13 @@ pub fn receive(path: &Path, name: &str) -> std::io::Result<(Received, Vec<u8>)> 
 
 /// sha256 of bytes, hex.
 pub fn sha256_hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
     let digest = Sha256::digest(bytes);
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    let mut hex = String::with_capacity(2 * digest.len());
+    for b in digest.iter() {
+        let _ = write!(hex, "{b:02x}");
+    }
+    hex
 }
 
 /// sha256 of a file, hex.
@@ -265,5 +275,43 @@ impl StoreHistory {
 impl History for StoreHistory {
     fn month(&self, unit: &str, period: Period) -> Option<&MonthValues> {
         self.units.get(unit)?.get(&period)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_received_file_is_read_whole_with_its_sha256() {
+        let dir = tempfile::tempdir().unwrap();
+        // Larger than the first reads of an unsized read; and the digests
+        // of FIPS 180-2's examples, "abc" and the empty message.
+        let big: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+        let cases: [(&str, &[u8], Option<&str>); 3] = [
+            ("big.xlsx", &big, None),
+            (
+                "abc.xlsx",
+                b"abc",
+                Some("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"),
+            ),
+            (
+                "empty.xlsx",
+                b"",
+                Some("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"),
+            ),
+        ];
+        for (name, bytes, digest) in cases {
+            let path = dir.path().join(name);
+            std::fs::write(&path, bytes).unwrap();
+            let (received, read) = receive(&path, name).unwrap();
+            assert_eq!(read, bytes, "{name}");
+            assert_eq!(received.size, bytes.len() as u64);
+            assert_eq!(received.sha256.len(), 64);
+            if let Some(digest) = digest {
+                assert_eq!(received.sha256, digest);
+            }
+        }
+        assert!(receive(&dir.path().join("gone.xlsx"), "gone.xlsx").is_err());
     }
 }
