@@ -79,7 +79,7 @@ pub fn write_atomically(path: &Path, content: Content<'_>) -> Result<(), Error> 
 /// syncs the renames. The promise of [`write_atomically`] holds for every
 /// file — whole under its name or not there at all — and every file is on
 /// disk, under its name, when `commit` returns; but the batch goes to the
-/// disk together ([`sync_folders`]) instead of one file and one folder at a
+/// disk together (`Disk`) instead of one file and one folder at a
 /// time. A batch dropped without a commit removes its temporaries.
 #[derive(Debug, Default)]
 pub struct Staged {
@@ -147,7 +147,7 @@ impl Staged {
 
     /// Syncs every file written, renames each over its place, then syncs
     /// the renames: both syncs cover the batch's folders at once
-    /// ([`sync_folders`]).
+    /// (`Disk`).
     ///
     /// # Errors
     /// [`Error::Io`] naming the file or folder. The files renamed before
