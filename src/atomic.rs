@@ -403,6 +403,14 @@ mod tests {
             assert_eq!(std::fs::read(file).unwrap(), [b'0' + i as u8]);
             assert_eq!(names(file.parent().unwrap()).len(), 1, "{}", file.display());
         }
+        // Four folders, one sync for each file system they are on: the
+        // project's disk and the tmpfs.
+        #[cfg(target_os = "linux")]
+        if shm.is_dir() {
+            let folders: BTreeSet<&Path> = files.iter().map(|f| folder_of(f)).collect();
+            let synced = Disk::of(&folders).unwrap().folders;
+            assert_eq!((folders.len(), synced.len()), (4, 2), "{synced:?}");
+        }
     }
 
     #[test]

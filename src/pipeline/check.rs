@@ -76,6 +76,7 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     let digest = Sha256::digest(bytes);
     let mut hex = String::with_capacity(2 * digest.len());
     for b in digest.iter() {
+        // Writing to a String cannot fail.
         let _ = write!(hex, "{b:02x}");
     }
     hex
