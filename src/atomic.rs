@@ -129,12 +129,17 @@ impl Staged {
     /// [`Error::Io`] naming the file; no temporary is left then.
     pub fn write(&self, path: &Path, bytes: &[u8]) -> Result<(), Error> {
         let (dir, temp) = temporary(path);
-        if !dir.is_dir() {
-            std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-        }
         // A temporary left by a process killed mid-write that had the same
-        // pid is truncated by the create.
-        let written = File::create(&temp)
+        // pid is truncated by the create. The folder is made when the
+        // create says it is missing (a look first was a call per file).
+        let created = match File::create(&temp) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+                File::create(&temp)
+            }
+            created => created,
+        };
+        let written = created
             .and_then(|mut file| file.write_all(bytes))
             .map_err(|e| Error::io(&temp, e));
         if let Err(error) = written {

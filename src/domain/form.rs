@@ -9,6 +9,7 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fmt;
 use std::path::Path;
+use std::sync::Arc;
 
 use crate::error::Error;
 
@@ -294,9 +295,36 @@ pub struct Form {
     pub lines: Vec<Line>,
     pub commune_flags: Vec<CommuneFlag>,
     pub rules: Vec<Rule>,
-    /// Line code → position in `lines` (hashed with foldhash: every stage
-    /// looks lines up by code, for every line of every file).
+    /// Line code → position in `lines`, shared with the stored months laid
+    /// out by this form (see [`LineCodes`]).
+    codes: Arc<LineCodes>,
+}
+
+/// A form's line codes with their positions in [`Form::lines`]. Hashed
+/// with foldhash: every stage looks lines up by code, for every line of
+/// every file. Shared (`Arc`) with the stored months laid out in the same
+/// order, so that a rule reading a line of last month finds it by position
+/// when the month was laid out by the same form.
+#[derive(Debug, Default, PartialEq)]
+pub struct LineCodes {
     index: HashMap<String, usize, foldhash::fast::FixedState>,
+}
+
+impl LineCodes {
+    /// The position of `code`, when it is one of the codes.
+    pub fn position(&self, code: &str) -> Option<usize> {
+        self.index.get(code).copied()
+    }
+
+    /// How many codes there are.
+    pub fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.index.is_empty()
+    }
 }
 
 impl Form {
@@ -335,12 +363,17 @@ impl Form {
 
     /// The line with this code.
     pub fn line(&self, code: &str) -> Option<&Line> {
-        self.index.get(code).map(|&i| &self.lines[i])
+        self.codes.position(code).map(|i| &self.lines[i])
     }
 
     /// Position of a line in [`Form::lines`].
     pub fn line_index(&self, code: &str) -> Option<usize> {
-        self.index.get(code).copied()
+        self.codes.position(code)
+    }
+
+    /// The form's line codes and their positions, to lay out values by.
+    pub fn line_codes(&self) -> &Arc<LineCodes> {
+        &self.codes
     }
 
     /// The first rule of a kind name, for its severity and parameters.
@@ -811,6 +844,6 @@ fn parse_form(text: &str) -> Result<Form, Vec<String>> {
         lines,
         commune_flags,
         rules,
-        index,
+        codes: Arc::new(LineCodes { index }),
     })
 }

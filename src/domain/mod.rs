@@ -8,7 +8,7 @@ pub mod period;
 pub mod plan;
 pub mod register;
 
-pub use form::{Agg, CommuneFlag, Form, Line, LineKind, OutlierRule, Rule, RuleKind, Severity};
+pub use form::{Agg, CommuneFlag, Form, Line, LineCodes, LineKind, OutlierRule, Rule, RuleKind, Severity};
 pub use mapping::{MappingRow, TerritoryMapping};
 pub use period::{local_time, local_time_text, local_timestamp_text, Period, PeriodKind, ReportingCalendar};
 pub use plan::Plan;

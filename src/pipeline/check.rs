@@ -17,13 +17,14 @@
 use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use chrono::NaiveDate;
 use sha2::{Digest, Sha256};
 
 use crate::config::Settings;
-use crate::domain::{Form, Period, Severity};
+use crate::domain::{Form, LineCodes, Period, Severity};
 use crate::error::Error;
 use crate::pipeline::extract::{extract, Extracted, TABLE_HEADER};
 use crate::pipeline::read::{read_workbook_bytes, ReadLimits, ReadProblem};
@@ -187,7 +188,7 @@ pub fn check_path(
         Ok((_, bytes)) => extract_one(bytes, name, &settings.forms, &read_limits(settings)),
         Err(error) => unreadable(&error, name, &settings.forms),
     };
-    let mut history = StoreHistory::default();
+    let mut history = StoreHistory::laid_out_by(settings.forms.last());
     if let (Some(store), Some(unit)) = (store, claimed_unit(&extracted)) {
         history.load_unit(store, unit)?;
     }
@@ -202,12 +203,24 @@ pub fn check_path(
 pub struct StoreHistory {
     /// Unit → month → line → value; a unit present here is loaded.
     units: HashMap<String, UnitMonths>,
+    /// The line codes the months are laid out by (see [`MonthValues`]).
+    layout: Arc<LineCodes>,
 }
 
 /// One unit's stored months.
 type UnitMonths = BTreeMap<Period, MonthValues>;
 
 impl StoreHistory {
+    /// An empty history whose months are laid out by the lines of `form`,
+    /// the form most files are checked against (the months of another
+    /// form are read by code, a little slower).
+    pub fn laid_out_by(form: Option<&Form>) -> StoreHistory {
+        StoreHistory {
+            units: HashMap::new(),
+            layout: form.map(|f| Arc::clone(f.line_codes())).unwrap_or_default(),
+        }
+    }
+
     /// Loads a unit's current values from the store, once.
     ///
     /// # Errors
@@ -218,18 +231,16 @@ impl StoreHistory {
         }
         let mut months = UnitMonths::new();
         for (period, values) in store.unit_current_values(unit)? {
-            let month = values
-                .into_iter()
-                .map(|v| {
-                    (
-                        v.line,
-                        HistoryValue {
-                            value: v.value,
-                            ytd: v.ytd,
-                        },
-                    )
-                })
-                .collect();
+            let mut month = MonthValues::new(&self.layout);
+            for v in values {
+                month.insert(
+                    &v.line,
+                    HistoryValue {
+                        value: v.value,
+                        ytd: v.ytd,
+                    },
+                );
+            }
             months.insert(period, month);
         }
         self.units.insert(unit.to_string(), months);
@@ -238,7 +249,10 @@ impl StoreHistory {
 
     /// Takes one (loaded) unit out, as a history of its own.
     pub fn split_unit(&mut self, unit: &str) -> StoreHistory {
-        let mut part = StoreHistory::default();
+        let mut part = StoreHistory {
+            units: HashMap::new(),
+            layout: Arc::clone(&self.layout),
+        };
         part.units
             .insert(unit.to_string(), self.units.remove(unit).unwrap_or_default());
         part
@@ -253,19 +267,16 @@ impl StoreHistory {
     /// month, for the files of the pass that follow it.
     pub fn remember(&mut self, checked: &Checked) {
         let Some(ret) = &checked.return_ else { return };
-        let month = ret
-            .values
-            .iter()
-            .map(|(line, v)| {
-                (
-                    line.clone(),
-                    HistoryValue {
-                        value: v.value,
-                        ytd: v.ytd,
-                    },
-                )
-            })
-            .collect();
+        let mut month = MonthValues::new(&self.layout);
+        for (line, v) in &ret.values {
+            month.insert(
+                line,
+                HistoryValue {
+                    value: v.value,
+                    ytd: v.ytd,
+                },
+            );
+        }
         self.units
             .entry(ret.unit_code.clone())
             .or_default()

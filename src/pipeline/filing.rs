@@ -121,15 +121,7 @@ fn free_name(to: &Path) -> PathBuf {
     let mut target = to.to_path_buf();
     let mut n = 1;
     while target.exists() {
-        let stem = to
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let ext = to
-            .extension()
-            .map(|s| format!(".{}", s.to_string_lossy()))
-            .unwrap_or_default();
-        target = to.with_file_name(format!("{stem}-{n}{ext}"));
+        target = numbered(to, n);
         n += 1;
     }
     target
@@ -141,6 +133,10 @@ fn free_name(to: &Path) -> PathBuf {
 /// # Errors
 /// [`Error::Io`].
 pub fn move_file(from: &Path, to: &Path) -> Result<PathBuf, Error> {
+    #[cfg(target_os = "linux")]
+    if let Some(moved) = rename_noreplace(from, to)? {
+        return Ok(moved);
+    }
     if let Some(dir) = to.parent() {
         // A look is cheaper than a mkdir that finds the folder there.
         if !dir.is_dir() {
@@ -155,6 +151,53 @@ pub fn move_file(from: &Path, to: &Path) -> Result<PathBuf, Error> {
         std::fs::remove_file(from).map_err(|e| Error::io(from, e))?;
     }
     Ok(target)
+}
+
+/// The move of [`move_file`] as one call that refuses a taken name
+/// (`renameat2` with `RENAME_NOREPLACE`), with no look at the folder or
+/// the name first: two of the four calls a filed return took, and no
+/// window between the look and the move. The folder is made when the call
+/// says it is missing. `None` when the file system cannot do it (another
+/// device, a share without the flag): the caller moves it the long way.
+#[cfg(target_os = "linux")]
+fn rename_noreplace(from: &Path, to: &Path) -> Result<Option<PathBuf>, Error> {
+    use rustix::fs::{renameat_with, RenameFlags, CWD};
+    use rustix::io::Errno;
+    let mut target = to.to_path_buf();
+    let mut made_folder = false;
+    let mut taken = 0;
+    loop {
+        match renameat_with(CWD, from, CWD, &target, RenameFlags::NOREPLACE) {
+            Ok(()) => return Ok(Some(target)),
+            Err(Errno::EXIST) => {
+                taken += 1;
+                target = numbered(to, taken);
+            }
+            Err(Errno::NOENT) if !made_folder && from.exists() => {
+                if let Some(dir) = to.parent() {
+                    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+                }
+                made_folder = true;
+            }
+            Err(Errno::NOENT) => {
+                return Err(Error::io(from, std::io::Error::from(Errno::NOENT)));
+            }
+            Err(_) => return Ok(None),
+        }
+    }
+}
+
+/// `to` with counter `n`: "a.xlsx" and 1 → "a-1.xlsx".
+fn numbered(to: &Path, n: usize) -> PathBuf {
+    let stem = to
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let ext = to
+        .extension()
+        .map(|s| format!(".{}", s.to_string_lossy()))
+        .unwrap_or_default();
+    to.with_file_name(format!("{stem}-{n}{ext}"))
 }
 
 /// What the feedback of a stored submission says, read back from the store
@@ -254,4 +297,35 @@ pub fn heal_unfiled(settings: &Settings, store: &Store, pool: &rayon::ThreadPool
     })?;
     store.in_transaction(|store| healed.iter().try_for_each(|submission| store.mark_filed(submission.id)))?;
     Ok(healed.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_move_makes_its_folder_and_never_overwrites_a_taken_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let to = dir.path().join("archive/2015-01/001/a.xlsx");
+        let mut moved = Vec::new();
+        for content in ["first", "second", "third"] {
+            let from = dir.path().join("inbox.xlsx");
+            std::fs::write(&from, content).unwrap();
+            moved.push(move_file(&from, &to).unwrap());
+            assert!(!from.exists(), "the source is gone");
+        }
+        let names: Vec<String> = moved
+            .iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["a.xlsx", "a-1.xlsx", "a-2.xlsx"]);
+        for (path, content) in moved.iter().zip(["first", "second", "third"]) {
+            assert_eq!(std::fs::read_to_string(path).unwrap(), content);
+        }
+        // A missing source is an error naming it; nothing is made.
+        let gone = dir.path().join("gone.xlsx");
+        let error = move_file(&gone, &dir.path().join("elsewhere/b.xlsx")).unwrap_err();
+        assert!(error.to_string().contains("gone.xlsx"), "{error}");
+        assert!(!dir.path().join("elsewhere/b.xlsx").exists());
+    }
 }

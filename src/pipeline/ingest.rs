@@ -455,7 +455,7 @@ impl<'a> Batch<'a> {
             store,
             run,
             today: options.today.unwrap_or_else(|| Local::now().date_naive()),
-            history: StoreHistory::default(),
+            history: StoreHistory::laid_out_by(settings.forms.last()),
             pools,
             in_flight: HashSet::new(),
             unrecorded: HashSet::new(),
@@ -592,7 +592,10 @@ impl<'a> Batch<'a> {
     /// Deals with the content already stored (in arrival order) and loads
     /// the history of the units the new files name.
     fn sort_out(&mut self, read: Vec<Option<InHand<Extracted>>>) -> Result<SortedOut, Error> {
-        let mut sorted = SortedOut::default();
+        let mut sorted = SortedOut {
+            fresh: Vec::with_capacity(read.len()),
+            ..SortedOut::default()
+        };
         let mut seen: HashSet<String> = HashSet::new();
         for item in read {
             let Some(item) = item else {

@@ -16,12 +16,14 @@ mod rules;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
+use std::sync::Arc;
 
 use chrono::NaiveDate;
 
 use crate::domain::register::names_match;
 use crate::domain::{
-    Form, Level, Line, LineKind, Period, Register, ReportingCalendar, RuleKind, Severity, TerritoryMapping, Unit,
+    Form, Level, Line, LineCodes, LineKind, Period, Register, ReportingCalendar, RuleKind, Severity, TerritoryMapping,
+    Unit,
 };
 use crate::findings::Finding;
 use crate::pipeline::extract::{
@@ -46,9 +48,61 @@ pub struct HistoryValue {
     pub ytd: Option<f64>,
 }
 
-/// A unit's stored values of one month, by line code (hashed: the rules
-/// across periods look up every line in every month of their window).
-pub type MonthValues = HashMap<String, HistoryValue, foldhash::fast::FixedState>;
+/// A unit's stored values of one month, by line code.
+///
+/// Laid out by a form's [`LineCodes`]: the value of each of its lines sits
+/// at the line's position, and a rule of the same form reads it by
+/// position ([`MonthValues::line`]; rule 20 reads every line of six months
+/// for every file, and a hashed lookup of each was a third of checking).
+/// A code the layout does not know (a line of another form version) is
+/// kept aside and found by name.
+#[derive(Debug, Clone, Default)]
+pub struct MonthValues {
+    layout: Arc<LineCodes>,
+    values: Vec<Option<HistoryValue>>,
+    others: Vec<(String, HistoryValue)>,
+}
+
+impl MonthValues {
+    /// An empty month laid out by `layout`.
+    pub fn new(layout: &Arc<LineCodes>) -> MonthValues {
+        MonthValues {
+            layout: Arc::clone(layout),
+            values: vec![None; layout.len()],
+            others: Vec::new(),
+        }
+    }
+
+    /// Sets the value of line `code`.
+    pub fn insert(&mut self, code: &str, value: HistoryValue) {
+        match self.layout.position(code) {
+            Some(i) => self.values[i] = Some(value),
+            None => match self.others.iter_mut().find(|(c, _)| c == code) {
+                Some((_, kept)) => *kept = value,
+                None => self.others.push((code.to_string(), value)),
+            },
+        }
+    }
+
+    /// The value of line `code`, when one is stored.
+    pub fn get(&self, code: &str) -> Option<HistoryValue> {
+        match self.layout.position(code) {
+            Some(i) => self.values[i],
+            None => self.others.iter().find(|(c, _)| c == code).map(|&(_, v)| v),
+        }
+    }
+
+    /// The value of the line at `position` in the form whose codes are
+    /// `codes` (its code is `code`): read by position when this month is
+    /// laid out by the same codes, by name otherwise.
+    pub fn line(&self, codes: &Arc<LineCodes>, position: usize, code: &str) -> Option<HistoryValue> {
+        if Arc::ptr_eq(&self.layout, codes) {
+            self.values.get(position).copied().flatten()
+        } else {
+            self.get(code)
+        }
+    }
+}
 
 /// The values a unit already has in the store, for the rules across periods
 /// (18–20). Implemented by the store; [`NoHistory`] and [`MemoryHistory`]
@@ -73,20 +127,30 @@ impl History for NoHistory {
 #[derive(Debug, Clone, Default)]
 pub struct MemoryHistory {
     months: BTreeMap<(String, Period), MonthValues>,
+    layout: Arc<LineCodes>,
 }
 
 impl MemoryHistory {
-    /// An empty history.
+    /// An empty history (its months keep their values by code).
     pub fn new() -> MemoryHistory {
         MemoryHistory::default()
     }
 
+    /// An empty history whose months are laid out by the lines of `form`.
+    pub fn laid_out_by(form: &Form) -> MemoryHistory {
+        MemoryHistory {
+            months: BTreeMap::new(),
+            layout: Arc::clone(form.line_codes()),
+        }
+    }
+
     /// Records one stored value (creating the month when new).
     pub fn insert(&mut self, unit: &str, period: Period, line: &str, value: Option<f64>, ytd: Option<f64>) {
+        let layout = &self.layout;
         self.months
             .entry((unit.to_string(), period))
-            .or_default()
-            .insert(line.to_string(), HistoryValue { value, ytd });
+            .or_insert_with(|| MonthValues::new(layout))
+            .insert(line, HistoryValue { value, ytd });
     }
 }
 

@@ -609,7 +609,6 @@ impl Checker<'_> {
         self.history
             .get(&self.period.add_months(-months_back))
             .and_then(|m| m.get(code))
-            .copied()
     }
 
     /// Rule 18: year to date = last month's stored year to date + this
@@ -731,13 +730,14 @@ impl Checker<'_> {
         let window: Vec<&super::MonthValues> = (1..=i64::from(params.window_months))
             .filter_map(|n| self.history.get(&self.period.add_months(-n)).copied())
             .collect();
-        for line in &self.form.lines {
+        let codes = self.form.line_codes();
+        for (position, line) in self.form.lines.iter().enumerate() {
             let Some(x) = self.value(&line.code, Col::This) else {
                 continue;
             };
             let mut past: Vec<f64> = window
                 .iter()
-                .filter_map(|month| month.get(&line.code).and_then(|h| h.value))
+                .filter_map(|month| month.line(codes, position, &line.code).and_then(|h| h.value))
                 .collect();
             if past.is_empty() {
                 continue;

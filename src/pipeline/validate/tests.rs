@@ -615,6 +615,52 @@ fn an_outlier_against_twelve_months_is_flagged_but_small_counts_stay_quiet() {
     single(&checked, 20, "Bieu01", &this_cell(&layout, "A01.6"));
 }
 
+#[test]
+fn the_rules_across_periods_read_a_month_alike_by_position_and_by_code() {
+    // A month laid out by the form being checked is read by position; one
+    // laid out by another copy of the form (another version's lines), or
+    // by none, by code. The findings of rules 18–20 are the same.
+    let env = env();
+    let form = env.settings.forms.last().unwrap();
+    let other = Form::embedded().unwrap();
+    assert!(!Arc::ptr_eq(form.line_codes(), other.line_codes()));
+    let months: Vec<Period> = (1..=12).map(|n| period().add_months(-n)).collect();
+    let usual = [3.0, 3.0, 4.0, 3.0, 2.0, 3.0, 3.0, 4.0, 3.0, 3.0, 3.0, 3.0];
+    let mut histories = [
+        MemoryHistory::new(),
+        MemoryHistory::laid_out_by(form),
+        MemoryHistory::laid_out_by(&other),
+    ];
+    for history in &mut histories {
+        for (i, p) in months.iter().enumerate() {
+            history.insert(UNIT, *p, "A02", Some(usual[i]), None);
+            // Last month's year to date of B01 (rule 18) and D04 (rule 19).
+            history.insert(UNIT, *p, "B01", Some(1.0), Some(if i == 0 { 2.0 } else { 1.0 }));
+            history.insert(UNIT, *p, "D04", Some(5.0), None);
+            // A code no form knows stays readable by code.
+            history.insert(UNIT, *p, "Z99", Some(7.0), None);
+        }
+    }
+    let mut spec = env.valid_spec();
+    set(&mut spec, "A02", CellInput::Number(40.0));
+    let mut seen = Vec::new();
+    for history in &histories {
+        let month = history.month(UNIT, months[0]).unwrap();
+        assert_eq!(month.get("Z99").and_then(|v| v.value), Some(7.0));
+        assert_eq!(month.get("A02").and_then(|v| v.value), Some(3.0));
+        assert_eq!(month.get("A01"), None, "a line not stored is not there");
+        let a02 = form.line_index("A02").unwrap();
+        assert_eq!(month.line(form.line_codes(), a02, "A02"), month.get("A02"));
+        let (checked, layout) = check(&env, &spec, history);
+        single(&checked, 18, "Bieu01", &ytd_cell(&layout, "B01"));
+        single(&checked, 19, "Bieu01", &this_cell(&layout, "D04"));
+        single(&checked, 20, "Bieu01", &this_cell(&layout, "A02"));
+        seen.push(dump(&checked.findings));
+    }
+    assert_eq!(seen[0], seen[1]);
+    assert_eq!(seen[0], seen[2]);
+}
+
 /// A03 = 28 with its seven parts as the valid return has them, scaled so
 /// that A03 is `total` (the rest in A03.7).
 fn with_a03(spec: &mut ReturnSpec<'_>, total: f64) {
