@@ -4,6 +4,7 @@
 //! own copy. Rows of the values sheet that carry a finding are highlighted
 //! and each finding links to its row.
 
+mod package;
 #[cfg(test)]
 mod reference;
 mod xlsx;
