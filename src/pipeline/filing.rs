@@ -154,17 +154,27 @@ pub fn move_file(from: &Path, to: &Path) -> Result<PathBuf, Error> {
 }
 
 /// The move of [`move_file`] as one call that refuses a taken name
-/// (`renameat2` with `RENAME_NOREPLACE`), with no look at the folder or
-/// the name first: two of the four calls a filed return took, and no
-/// window between the look and the move. The folder is made when the call
-/// says it is missing. `None` when the file system cannot do it (another
-/// device, a share without the flag): the caller moves it the long way.
+/// (`renameat2` with `RENAME_NOREPLACE`), after making the folder: one
+/// `mkdir` and one rename a filed return, where a look at the folder, a
+/// look at the name and the rename were three calls and left a window
+/// between the look and the move. (An archive folder is a unit's month, so
+/// it is nearly always new.) `None` when the file system cannot do it
+/// (another device, a share without the flag): the caller moves it the
+/// long way.
 #[cfg(target_os = "linux")]
 fn rename_noreplace(from: &Path, to: &Path) -> Result<Option<PathBuf>, Error> {
     use rustix::fs::{renameat_with, RenameFlags, CWD};
     use rustix::io::Errno;
+    if let Some(dir) = to.parent() {
+        match std::fs::create_dir(dir) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+            }
+            // Made, there already, or not a folder (the rename says so).
+            _ => {}
+        }
+    }
     let mut target = to.to_path_buf();
-    let mut made_folder = false;
     let mut taken = 0;
     loop {
         match renameat_with(CWD, from, CWD, &target, RenameFlags::NOREPLACE) {
@@ -172,12 +182,6 @@ fn rename_noreplace(from: &Path, to: &Path) -> Result<Option<PathBuf>, Error> {
             Err(Errno::EXIST) => {
                 taken += 1;
                 target = numbered(to, taken);
-            }
-            Err(Errno::NOENT) if !made_folder && from.exists() => {
-                if let Some(dir) = to.parent() {
-                    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-                }
-                made_folder = true;
             }
             Err(Errno::NOENT) => {
                 return Err(Error::io(from, std::io::Error::from(Errno::NOENT)));
@@ -322,7 +326,7 @@ mod tests {
         for (path, content) in moved.iter().zip(["first", "second", "third"]) {
             assert_eq!(std::fs::read_to_string(path).unwrap(), content);
         }
-        // A missing source is an error naming it; nothing is made.
+        // A missing source is an error naming it; no file is made.
         let gone = dir.path().join("gone.xlsx");
         let error = move_file(&gone, &dir.path().join("elsewhere/b.xlsx")).unwrap_err();
         assert!(error.to_string().contains("gone.xlsx"), "{error}");
