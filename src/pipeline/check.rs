@@ -188,7 +188,7 @@ pub fn check_path(
         Ok((_, bytes)) => extract_one(bytes, name, &settings.forms, &read_limits(settings)),
         Err(error) => unreadable(&error, name, &settings.forms),
     };
-    let mut history = StoreHistory::laid_out_by(settings.forms.last());
+    let mut history = StoreHistory::for_forms(&settings.forms);
     if let (Some(store), Some(unit)) = (store, claimed_unit(&extracted)) {
         history.load_unit(store, unit)?;
     }
@@ -211,13 +211,14 @@ pub struct StoreHistory {
 type UnitMonths = BTreeMap<Period, MonthValues>;
 
 impl StoreHistory {
-    /// An empty history whose months are laid out by the lines of `form`,
-    /// the form most files are checked against (the months of another
-    /// form are read by code, a little slower).
-    pub fn laid_out_by(form: Option<&Form>) -> StoreHistory {
+    /// An empty history whose months are laid out by the lines of the
+    /// newest of `forms` (the last: forms are in version order), the form
+    /// most files are checked against; the months of another form are read
+    /// by code, a little slower.
+    pub fn for_forms(forms: &[Form]) -> StoreHistory {
         StoreHistory {
             units: HashMap::new(),
-            layout: form.map(|f| Arc::clone(f.line_codes())).unwrap_or_default(),
+            layout: forms.last().map(|f| Arc::clone(f.line_codes())).unwrap_or_default(),
         }
     }
 
@@ -231,17 +232,14 @@ impl StoreHistory {
         }
         let mut months = UnitMonths::new();
         for (period, values) in store.unit_current_values(unit)? {
-            let mut month = MonthValues::new(&self.layout);
-            for v in values {
-                month.insert(
-                    &v.line,
-                    HistoryValue {
-                        value: v.value,
-                        ytd: v.ytd,
-                    },
-                );
-            }
-            months.insert(period, month);
+            let month = values.iter().map(|v| {
+                let value = HistoryValue {
+                    value: v.value,
+                    ytd: v.ytd,
+                };
+                (v.line.as_str(), value)
+            });
+            months.insert(period, MonthValues::of(&self.layout, month));
         }
         self.units.insert(unit.to_string(), months);
         Ok(())
@@ -267,16 +265,16 @@ impl StoreHistory {
     /// month, for the files of the pass that follow it.
     pub fn remember(&mut self, checked: &Checked) {
         let Some(ret) = &checked.return_ else { return };
-        let mut month = MonthValues::new(&self.layout);
-        for (line, v) in &ret.values {
-            month.insert(
-                line,
-                HistoryValue {
+        let month = MonthValues::of(
+            &self.layout,
+            ret.values.iter().map(|(line, v)| {
+                let value = HistoryValue {
                     value: v.value,
                     ytd: v.ytd,
-                },
-            );
-        }
+                };
+                (line.as_str(), value)
+            }),
+        );
         self.units
             .entry(ret.unit_code.clone())
             .or_default()

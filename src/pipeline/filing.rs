@@ -137,6 +137,12 @@ pub fn move_file(from: &Path, to: &Path) -> Result<PathBuf, Error> {
     if let Some(moved) = rename_noreplace(from, to)? {
         return Ok(moved);
     }
+    move_by_looking(from, to)
+}
+
+/// [`move_file`] with a look at the folder and the name before the move:
+/// on systems and file systems without `RENAME_NOREPLACE`.
+fn move_by_looking(from: &Path, to: &Path) -> Result<PathBuf, Error> {
     if let Some(dir) = to.parent() {
         // A look is cheaper than a mkdir that finds the folder there.
         if !dir.is_dir() {
@@ -145,9 +151,16 @@ pub fn move_file(from: &Path, to: &Path) -> Result<PathBuf, Error> {
     }
     let target = free_name(to);
     if std::fs::rename(from, &target).is_err() {
-        std::fs::copy(from, &target).map_err(|e| Error::io(&target, e))?;
-        let file = std::fs::File::open(&target).map_err(|e| Error::io(&target, e))?;
-        file.sync_all().map_err(|e| Error::io(&target, e))?;
+        // Across file systems: copy, sync, then remove the original. An
+        // error names the file it is about (a missing original, not the copy).
+        let mut source = std::fs::File::open(from).map_err(|e| Error::io(from, e))?;
+        let mut copy = std::fs::File::create_new(&target).map_err(|e| Error::io(&target, e))?;
+        if let Err(e) = std::io::copy(&mut source, &mut copy).and_then(|_| copy.sync_all()) {
+            // Best effort: a half copy that cannot be removed is clutter,
+            // and the original is still in place.
+            let _ = std::fs::remove_file(&target);
+            return Err(Error::io(&target, e));
+        }
         std::fs::remove_file(from).map_err(|e| Error::io(from, e))?;
     }
     Ok(target)
@@ -166,13 +179,7 @@ fn rename_noreplace(from: &Path, to: &Path) -> Result<Option<PathBuf>, Error> {
     use rustix::fs::{renameat_with, RenameFlags, CWD};
     use rustix::io::Errno;
     if let Some(dir) = to.parent() {
-        match std::fs::create_dir(dir) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-            }
-            // Made, there already, or not a folder (the rename says so).
-            _ => {}
-        }
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     }
     let mut target = to.to_path_buf();
     let mut taken = 0;
@@ -309,13 +316,23 @@ mod tests {
 
     #[test]
     fn a_move_makes_its_folder_and_never_overwrites_a_taken_name() {
+        // The one-call move (`renameat2` on Linux) and the long way, alike.
+        let ways: [Move; 2] = [move_file, move_by_looking];
+        for move_one in ways {
+            moves_as_a_filing_should(move_one);
+        }
+    }
+
+    type Move = fn(&Path, &Path) -> Result<PathBuf, Error>;
+
+    fn moves_as_a_filing_should(move_one: Move) {
         let dir = tempfile::tempdir().unwrap();
         let to = dir.path().join("archive/2015-01/001/a.xlsx");
         let mut moved = Vec::new();
         for content in ["first", "second", "third"] {
             let from = dir.path().join("inbox.xlsx");
             std::fs::write(&from, content).unwrap();
-            moved.push(move_file(&from, &to).unwrap());
+            moved.push(move_one(&from, &to).unwrap());
             assert!(!from.exists(), "the source is gone");
         }
         let names: Vec<String> = moved
@@ -328,7 +345,7 @@ mod tests {
         }
         // A missing source is an error naming it; no file is made.
         let gone = dir.path().join("gone.xlsx");
-        let error = move_file(&gone, &dir.path().join("elsewhere/b.xlsx")).unwrap_err();
+        let error = move_one(&gone, &dir.path().join("elsewhere/b.xlsx")).unwrap_err();
         assert!(error.to_string().contains("gone.xlsx"), "{error}");
         assert!(!dir.path().join("elsewhere/b.xlsx").exists());
     }

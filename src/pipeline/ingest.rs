@@ -455,7 +455,7 @@ impl<'a> Batch<'a> {
             store,
             run,
             today: options.today.unwrap_or_else(|| Local::now().date_naive()),
-            history: StoreHistory::laid_out_by(settings.forms.last()),
+            history: StoreHistory::for_forms(&settings.forms),
             pools,
             in_flight: HashSet::new(),
             unrecorded: HashSet::new(),

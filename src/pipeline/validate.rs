@@ -73,6 +73,15 @@ impl MonthValues {
         }
     }
 
+    /// A month laid out by `layout` holding `values` (line code, value).
+    pub fn of<'v>(layout: &Arc<LineCodes>, values: impl IntoIterator<Item = (&'v str, HistoryValue)>) -> MonthValues {
+        let mut month = MonthValues::new(layout);
+        for (code, value) in values {
+            month.insert(code, value);
+        }
+        month
+    }
+
     /// Sets the value of line `code`.
     pub fn insert(&mut self, code: &str, value: HistoryValue) {
         match self.layout.position(code) {

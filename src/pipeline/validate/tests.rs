@@ -639,6 +639,8 @@ fn the_rules_across_periods_read_a_month_alike_by_position_and_by_code() {
             history.insert(UNIT, *p, "D04", Some(5.0), None);
             // A code no form knows stays readable by code.
             history.insert(UNIT, *p, "Z99", Some(7.0), None);
+            // A blank stored value stays blank, never 0.
+            history.insert(UNIT, *p, "A03", None, None);
         }
     }
     let mut spec = env.valid_spec();
@@ -651,6 +653,10 @@ fn the_rules_across_periods_read_a_month_alike_by_position_and_by_code() {
         assert_eq!(month.get("A01"), None, "a line not stored is not there");
         let a02 = form.line_index("A02").unwrap();
         assert_eq!(month.line(form.line_codes(), a02, "A02"), month.get("A02"));
+        let a03 = form.line_index("A03").unwrap();
+        let blank = Some(HistoryValue { value: None, ytd: None });
+        assert_eq!(month.line(form.line_codes(), a03, "A03"), blank);
+        assert_eq!(month.get("A03"), blank);
         let (checked, layout) = check(&env, &spec, history);
         single(&checked, 18, "Bieu01", &ytd_cell(&layout, "B01"));
         single(&checked, 19, "Bieu01", &this_cell(&layout, "D04"));
