@@ -19,9 +19,9 @@
 //! format for `.xls`, 65 536 × 256 cells, and by calamine's 100-million-cell
 //! cap for `.ods`); only `.xlsx`/`.xlsb` are streamed cell by cell.
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::io::{Cursor, Read};
+use std::ops::{Bound, RangeBounds};
 use std::path::Path;
 
 use calamine::{Data, DataRef, Ods, OdsError, Reader, SheetType, Xls, XlsError, Xlsb, Xlsx};
@@ -156,9 +156,96 @@ pub struct Merge {
 pub struct Sheet {
     pub name: String,
     /// (row, column), 0-based → cell; ordered by row, then column.
-    pub cells: BTreeMap<(u32, u32), Cell>,
+    pub cells: Grid,
     /// Merged areas, where the format reports them (xlsx, xls).
     pub merged: Vec<Merge>,
+}
+
+/// A sheet's cells by (row, column), in that order, each position once:
+/// a sorted vector, since readers meet cells in order (a lookup is a
+/// binary search). A map of the same shape cost a sort and a tree per sheet.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Grid {
+    cells: Vec<((u32, u32), Cell)>,
+}
+
+impl Grid {
+    /// The cells found in order, each position once, as the fast reader
+    /// gathers them; `None` when they are not.
+    pub fn from_ordered(cells: Vec<((u32, u32), Cell)>) -> Option<Grid> {
+        cells
+            .windows(2)
+            .all(|pair| pair[0].0 < pair[1].0)
+            .then_some(Grid { cells })
+    }
+
+    fn find(&self, pos: (u32, u32)) -> Result<usize, usize> {
+        self.cells.binary_search_by(|(p, _)| p.cmp(&pos))
+    }
+
+    /// The cell at `pos`.
+    pub fn get(&self, pos: &(u32, u32)) -> Option<&Cell> {
+        self.find(*pos).ok().map(|i| &self.cells[i].1)
+    }
+
+    /// The cell at `pos`, to change.
+    pub fn get_mut(&mut self, pos: &(u32, u32)) -> Option<&mut Cell> {
+        self.find(*pos).ok().map(|i| &mut self.cells[i].1)
+    }
+
+    /// Puts `cell` at `pos`, replacing a cell there.
+    pub fn insert(&mut self, pos: (u32, u32), cell: Cell) {
+        if self.cells.last().is_none_or(|(last, _)| *last < pos) {
+            self.cells.push((pos, cell));
+            return;
+        }
+        match self.find(pos) {
+            Ok(i) => self.cells[i].1 = cell,
+            Err(i) => self.cells.insert(i, (pos, cell)),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.cells.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.cells.is_empty()
+    }
+
+    /// Every cell with its position, in order.
+    pub fn iter(&self) -> impl Iterator<Item = (&(u32, u32), &Cell)> {
+        self.cells.iter().map(|(pos, cell)| (pos, cell))
+    }
+
+    /// Every cell, in order.
+    pub fn values(&self) -> impl Iterator<Item = &Cell> {
+        self.cells.iter().map(|(_, cell)| cell)
+    }
+
+    /// The cells whose positions fall in `range`, in order.
+    pub fn range(&self, range: impl RangeBounds<(u32, u32)>) -> impl Iterator<Item = (&(u32, u32), &Cell)> {
+        let start = match range.start_bound() {
+            Bound::Included(p) => self.cells.partition_point(|(q, _)| q < p),
+            Bound::Excluded(p) => self.cells.partition_point(|(q, _)| q <= p),
+            Bound::Unbounded => 0,
+        };
+        let end = match range.end_bound() {
+            Bound::Included(p) => self.cells.partition_point(|(q, _)| q <= p),
+            Bound::Excluded(p) => self.cells.partition_point(|(q, _)| q < p),
+            Bound::Unbounded => self.cells.len(),
+        };
+        self.cells[start..end.max(start)].iter().map(|(pos, cell)| (pos, cell))
+    }
+}
+
+impl<'a> IntoIterator for &'a Grid {
+    type Item = (&'a (u32, u32), &'a Cell);
+    type IntoIter = std::iter::Map<std::slice::Iter<'a, ((u32, u32), Cell)>, fn(&'a ((u32, u32), Cell)) -> Self::Item>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.cells.iter().map(|(pos, cell)| (pos, cell))
+    }
 }
 
 static EMPTY_CELL: CellValue = CellValue::Empty;

@@ -28,7 +28,7 @@ use quick_xml::Reader;
 mod scan;
 
 use super::{
-    from_data_ref, has_table_header, Cap, Cell, CellValue, Merge, ReadLimits, ReadProblem, Sheet, TableHeader,
+    from_data_ref, has_table_header, Cap, Cell, CellValue, Grid, Merge, ReadLimits, ReadProblem, Sheet, TableHeader,
 };
 
 /// What the quick path made of a file.
@@ -668,7 +668,8 @@ fn worksheet(name: &str, xml: &[u8], book: &Book, limits: &ReadLimits, tables: T
     };
     let mut sheet = Sheet {
         name: name.to_string(),
-        cells: cells.into_iter().collect(),
+        // Both readers gather cells in order or stop unsure.
+        cells: Grid::from_ordered(cells).ok_or(Stop::Unsure)?,
         merged: Vec::new(),
     };
     // As on the calamine path, merged areas are kept on the sheets that

@@ -872,3 +872,52 @@ fn mutated_returns_read_as_calamine_reads_them() {
     assert!(changed >= 50, "only {changed} of 60 files were changed");
     assert!(quick_read >= 30, "the quick reader read only {quick_read} of 60");
 }
+
+#[test]
+fn a_grid_keeps_cells_in_row_then_column_order_whatever_order_they_come_in() {
+    let cell = |x: f64| Cell::value(CellValue::Number(x));
+    let number = |c: Option<&Cell>| match c.map(|c| &c.value) {
+        Some(CellValue::Number(x)) => Some(*x),
+        _ => None,
+    };
+    let mut grid = Grid::default();
+    for (pos, x) in [
+        ((2, 0), 20.0),
+        ((0, 5), 5.0),
+        ((1, 1), 11.0),
+        ((0, 0), 0.0),
+        ((2, 3), 23.0),
+    ] {
+        grid.insert(pos, cell(x));
+    }
+    // A second value at a taken position replaces the first.
+    grid.insert((1, 1), cell(111.0));
+    let order: Vec<(u32, u32)> = grid.iter().map(|(pos, _)| *pos).collect();
+    assert_eq!(order, [(0, 0), (0, 5), (1, 1), (2, 0), (2, 3)]);
+    assert_eq!(grid.len(), 5);
+    assert_eq!(number(grid.get(&(1, 1))), Some(111.0));
+    assert_eq!(number(grid.get(&(1, 2))), None);
+    if let Some(c) = grid.get_mut(&(0, 5)) {
+        c.value = CellValue::Number(55.0);
+    }
+    assert_eq!(number(grid.get(&(0, 5))), Some(55.0));
+
+    // Ranges as a sorted map gives them: a row, everything below a row, none.
+    let positions = |it: Vec<(&(u32, u32), &Cell)>| it.into_iter().map(|(p, _)| *p).collect::<Vec<_>>();
+    assert_eq!(
+        positions(grid.range((2, 0)..=(2, u32::MAX)).collect()),
+        [(2, 0), (2, 3)]
+    );
+    assert_eq!(positions(grid.range((1, 0)..).collect()), [(1, 1), (2, 0), (2, 3)]);
+    assert_eq!(positions(grid.range((0, 1)..(2, 0)).collect()), [(0, 5), (1, 1)]);
+    assert!(grid.range((3, 0)..).next().is_none());
+    assert!(grid.range((2, 5)..=(1, 0)).next().is_none());
+
+    // Cells gathered in order make a grid as they are; out of order or a
+    // position twice, none (the fast reader then hands the file on).
+    let ordered = vec![((0, 0), cell(1.0)), ((0, 1), cell(2.0)), ((1, 0), cell(3.0))];
+    let grid = Grid::from_ordered(ordered).expect("in order");
+    assert_eq!(number(grid.get(&(1, 0))), Some(3.0));
+    assert!(Grid::from_ordered(vec![((0, 1), cell(1.0)), ((0, 0), cell(2.0))]).is_none());
+    assert!(Grid::from_ordered(vec![((0, 1), cell(1.0)), ((0, 1), cell(2.0))]).is_none());
+}
