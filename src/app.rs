@@ -349,45 +349,58 @@ pub fn init_logging(cli: &Cli) {
 }
 
 fn print_ingest(summary: &IngestSummary, dry_run: bool) {
-    for file in &summary.files {
-        let status = match (file.duplicate, file.status) {
-            (true, _) => "trùng (đã nhận trước đó)".to_string(),
-            (false, Some(s)) => s.vietnamese().to_string(),
-            (false, None) => String::new(),
-        };
-        let who = match (&file.unit, &file.period) {
-            (Some(u), Some(p)) => format!(" [{u} {p}]"),
-            _ => String::new(),
-        };
-        let errors = file.findings.iter().filter(|f| f.is_error()).count();
-        let warnings = file.findings.len() - errors;
-        let counts = if file.findings.is_empty() {
-            String::new()
-        } else {
-            format!(" — {errors} lỗi, {warnings} cảnh báo")
-        };
-        println!(
-            "{}{who}: {status}{counts}{}",
-            file.file,
-            if file.superseded {
-                " (thay thế bản trước)"
+    print_lines(|out| {
+        for file in &summary.files {
+            let status = match (file.duplicate, file.status) {
+                (true, _) => "trùng (đã nhận trước đó)".to_string(),
+                (false, Some(s)) => s.vietnamese().to_string(),
+                (false, None) => String::new(),
+            };
+            let who = match (&file.unit, &file.period) {
+                (Some(u), Some(p)) => format!(" [{u} {p}]"),
+                _ => String::new(),
+            };
+            let errors = file.findings.iter().filter(|f| f.is_error()).count();
+            let warnings = file.findings.len() - errors;
+            let counts = if file.findings.is_empty() {
+                String::new()
+            } else {
+                format!(" — {errors} lỗi, {warnings} cảnh báo")
+            };
+            writeln!(
+                out,
+                "{}{who}: {status}{counts}{}",
+                file.file,
+                if file.superseded {
+                    " (thay thế bản trước)"
+                } else {
+                    ""
+                }
+            )?;
+            for finding in file.findings.iter().filter(|f| f.is_error()).take(5) {
+                writeln!(out, "    {}", finding.log_line())?;
+            }
+        }
+        writeln!(
+            out,
+            "{}{}",
+            if dry_run {
+                "[dry run: nothing stored or moved] "
             } else {
                 ""
-            }
-        );
-        for finding in file.findings.iter().filter(|f| f.is_error()).take(5) {
-            println!("    {}", finding.log_line());
-        }
-    }
-    println!(
-        "{}{}",
-        if dry_run {
-            "[dry run: nothing stored or moved] "
-        } else {
-            ""
-        },
-        summary.report()
-    );
+            },
+            summary.report()
+        )
+    });
+}
+
+/// Writes a listing of many lines to standard output in one buffered
+/// piece (`println!` writes each line on its own: a national pass's 8,460
+/// lines were as many system calls). A closed output (`| head`) ends the
+/// listing quietly: the outcome is in the exit code and the run log.
+fn print_lines(write: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>) {
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let _ = write(&mut out).and_then(|()| std::io::Write::flush(&mut out));
 }
 
 /// The files to check: a folder stands for the spreadsheets in it and its
@@ -449,6 +462,7 @@ fn check_command(settings: &Settings, paths: &[PathBuf], json: bool) -> Result<O
     });
     let mut any_rejected = false;
     let mut reports = Vec::new();
+    let mut listing = Vec::new();
     for (path, checked) in files.iter().zip(results) {
         let checked = checked?;
         let status = checked.status();
@@ -465,13 +479,19 @@ fn check_command(settings: &Settings, paths: &[PathBuf], json: bool) -> Result<O
                 "findings": checked.findings,
             }));
         } else {
-            println!("{}: {}", path.display(), status.vietnamese());
-            for f in &checked.findings {
-                println!("  {}", f.log_line());
-                println!("    {}", f.message_vi);
-            }
+            listing.push((path, status, checked.findings));
         }
     }
+    print_lines(|out| {
+        for (path, status, findings) in &listing {
+            writeln!(out, "{}: {}", path.display(), status.vietnamese())?;
+            for f in findings {
+                writeln!(out, "  {}", f.log_line())?;
+                writeln!(out, "    {}", f.message_vi)?;
+            }
+        }
+        Ok(())
+    });
     if json {
         let text = serde_json::to_string_pretty(&reports).map_err(|e| Error::encode("check --json", e))?;
         println!("{text}");

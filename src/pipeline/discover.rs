@@ -8,6 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
+use rayon::prelude::*;
 use unicode_normalization::UnicodeNormalization;
 
 use crate::error::Error;
@@ -62,63 +63,89 @@ pub fn skip_reason(name: &str) -> Option<&'static str> {
 ///
 /// A file is ready when its modification time is at least `stable` before
 /// `now` (a file being copied keeps getting a new modification time).
+/// The folders of each level are listed side by side (an inbox sorted by
+/// district has hundreds; a look at a file's metadata is a system call).
 ///
 /// # Errors
-/// [`Error::Io`] when the inbox cannot be listed.
+/// [`Error::Io`] when the inbox or one of its folders cannot be listed.
 pub fn discover(inbox: &Path, stable: Duration, now: SystemTime) -> Result<Discovered, Error> {
     let mut found = Discovered::default();
     if !inbox.exists() {
         return Ok(found);
     }
-    let mut stack = vec![inbox.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        let entries = std::fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))?;
-        for entry in entries {
-            let entry = entry.map_err(|e| Error::io(&dir, e))?;
-            let path = entry.path();
-            let name = entry.file_name().to_string_lossy().nfc().collect::<String>();
-            let Ok(meta) = entry.metadata() else {
-                // Vanished between listing and stat: it will be seen next pass.
-                continue;
-            };
-            if meta.is_dir() {
-                if name.starts_with('.') {
-                    found.ignored.push((path, "hidden folder"));
-                } else {
-                    stack.push(path);
-                }
-                continue;
-            }
-            if let Some(reason) = skip_reason(&name) {
-                found.ignored.push((path, reason));
-                continue;
-            }
-            let modified = meta.modified().unwrap_or(now);
-            let age = now.duration_since(modified).unwrap_or(Duration::ZERO);
-            if age < stable {
-                found.unstable.push(path);
-                continue;
-            }
-            let relative = path
-                .strip_prefix(inbox)
-                .unwrap_or(&path)
-                .components()
-                .map(|c| c.as_os_str().to_string_lossy().nfc().collect::<String>())
-                .collect::<Vec<_>>()
-                .join("/");
-            found.ready.push(Candidate {
-                path,
-                relative,
-                size: meta.len(),
-                modified,
-            });
+    let mut level = vec![inbox.to_path_buf()];
+    while !level.is_empty() {
+        let listed = level
+            .par_iter()
+            .map(|dir| list_folder(inbox, dir, stable, now))
+            .collect::<Result<Vec<_>, Error>>()?;
+        level = Vec::new();
+        for (part, folders) in listed {
+            found.ready.extend(part.ready);
+            found.unstable.extend(part.unstable);
+            found.ignored.extend(part.ignored);
+            level.extend(folders);
         }
     }
     found
         .ready
         .sort_by(|a, b| (a.modified, &a.relative).cmp(&(b.modified, &b.relative)));
     found.unstable.sort();
+    found.ignored.sort();
     Ok(found)
+}
+
+/// One folder's files as [`discover`] sorts them, and its subfolders.
+fn list_folder(
+    inbox: &Path,
+    dir: &Path,
+    stable: Duration,
+    now: SystemTime,
+) -> Result<(Discovered, Vec<PathBuf>), Error> {
+    let mut found = Discovered::default();
+    let mut folders = Vec::new();
+    let entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io(dir, e))?;
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy().nfc().collect::<String>();
+        let Ok(meta) = entry.metadata() else {
+            // Vanished between listing and stat: it will be seen next pass.
+            continue;
+        };
+        if meta.is_dir() {
+            if name.starts_with('.') {
+                found.ignored.push((path, "hidden folder"));
+            } else {
+                folders.push(path);
+            }
+            continue;
+        }
+        if let Some(reason) = skip_reason(&name) {
+            found.ignored.push((path, reason));
+            continue;
+        }
+        let modified = meta.modified().unwrap_or(now);
+        let age = now.duration_since(modified).unwrap_or(Duration::ZERO);
+        if age < stable {
+            found.unstable.push(path);
+            continue;
+        }
+        let relative = path
+            .strip_prefix(inbox)
+            .unwrap_or(&path)
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy().nfc().collect::<String>())
+            .collect::<Vec<_>>()
+            .join("/");
+        found.ready.push(Candidate {
+            path,
+            relative,
+            size: meta.len(),
+            modified,
+        });
+    }
+    Ok((found, folders))
 }
 
 #[cfg(test)]
@@ -164,6 +191,45 @@ mod tests {
         let names: Vec<&str> = found.ready.iter().map(|c| c.relative.as_str()).collect();
         assert_eq!(names, ["a.xlsx", "061/b.xlsx"]);
         assert_eq!(found.unstable, vec![fresh]);
+    }
+
+    /// Folders listed side by side give what one walk would: every file of
+    /// every level, hidden folders left alone, and the same order whatever
+    /// folder was listed first (oldest first, then by name; ties by name).
+    #[test]
+    fn folders_listed_side_by_side_find_every_file_in_one_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let inbox = dir.path();
+        let now = SystemTime::now();
+        let mut want = Vec::new();
+        for unit in 0..40 {
+            for month in 1..=3 {
+                let relative = format!("{unit:03}/2015/{unit:03}_{month:02}.xlsx");
+                let path = inbox.join(&relative);
+                std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+                std::fs::write(&path, b"x").unwrap();
+                // Three arrival times, each shared by many files.
+                let ago = 400 - 100 * month;
+                let f = std::fs::File::options().write(true).open(&path).unwrap();
+                f.set_modified(now - Duration::from_secs(ago)).unwrap();
+                want.push((ago, relative));
+            }
+        }
+        std::fs::create_dir_all(inbox.join(".git/objects")).unwrap();
+        std::fs::write(inbox.join(".git/objects/x.xlsx"), b"x").unwrap();
+        std::fs::write(inbox.join("007/notes.pdf"), b"x").unwrap();
+        want.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+        let found = discover(inbox, Duration::from_secs(5), now).unwrap();
+        let names: Vec<&str> = found.ready.iter().map(|c| c.relative.as_str()).collect();
+        let want: Vec<&str> = want.iter().map(|(_, r)| r.as_str()).collect();
+        assert_eq!(names, want);
+        assert_eq!(
+            found.ignored,
+            vec![
+                (inbox.join(".git"), "hidden folder"),
+                (inbox.join("007/notes.pdf"), "not a spreadsheet (extension)"),
+            ]
+        );
     }
 
     #[test]

@@ -476,7 +476,32 @@ fn dry_run_checks_but_stores_and_moves_nothing_and_exit_codes_tell_rejections() 
     assert_eq!(out.status.code(), Some(1), "a planted error rejects a file");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("dry run"), "{stdout}");
-    assert_eq!(files_with_ext(&ws.join("inbox"), "xlsx").len(), 4);
+    let inbox_files = files_with_ext(&ws.join("inbox"), "xlsx");
+    assert_eq!(inbox_files.len(), 4);
+    // The listing, written in one piece: a line for each file, the
+    // rejected one's errors under it, the summary last.
+    let lines: Vec<&str> = stdout.lines().collect();
+    for file in &inbox_files {
+        let name = file.file_name().unwrap().to_string_lossy();
+        assert_eq!(
+            lines
+                .iter()
+                .filter(|l| l.contains(name.as_ref()) && !l.starts_with(' '))
+                .count(),
+            1,
+            "{name}: {stdout}"
+        );
+    }
+    assert!(
+        lines.iter().any(|l| l.starts_with("    ")),
+        "an error under the rejected file: {stdout}"
+    );
+    assert!(
+        lines
+            .last()
+            .is_some_and(|l| l.starts_with("[dry run: nothing stored or moved] files seen: 4")),
+        "{stdout}"
+    );
     let store = Store::open(&ws.join("baocao.db")).unwrap();
     assert_eq!(store.count_submissions().unwrap(), 0);
     let out = baocao(&["--workspace", &ws_text, "ingest"]);
