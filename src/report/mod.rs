@@ -165,7 +165,7 @@ pub fn report_data<'a>(settings: &'a Settings, store: &Store, period: Period) ->
     let plan = &settings.plan;
     let windows = Windows::of(settings, period);
     let (figures, returns) = store.in_transaction(|store| {
-        let stored = StoredRows::load(store, windows.load_from, period.last_month())?;
+        let stored = StoredRows::load(store, windows.load_from, period.last_month(), form.lines.len())?;
         std::thread::scope(|scope| {
             // The frame is sorted and the windows consolidated while the
             // store is asked about the period's returns.

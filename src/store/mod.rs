@@ -880,7 +880,9 @@ impl Store {
     /// (period strings `YYYY-MM` sort in time order), a submission's values
     /// together, submissions in the order of their ids: the report keys each
     /// by unit, month and line. Each row is lent to `visit`, not copied
-    /// (three texts a row for 600,000 rows).
+    /// (three texts a row for 600,000 rows). `before` is told first how
+    /// many submissions the walk covers, so that the caller can make room
+    /// for their values at once.
     ///
     /// Two reads of one snapshot (callers read inside a transaction when
     /// the store may change): the current submissions of the window, then
@@ -896,6 +898,7 @@ impl Store {
         &self,
         first: Period,
         last: Period,
+        before: impl FnOnce(usize),
         mut visit: impl FnMut(CurrentValue<'_>),
     ) -> Result<(), Error> {
         let mut stmt = self
@@ -912,6 +915,7 @@ impl Store {
             .map_err(self.err())?
             .collect::<rusqlite::Result<_>>()
             .map_err(self.err())?;
+        before(submissions.len());
         let (Some(low), Some(high)) = (submissions.first(), submissions.last()) else {
             return Ok(());
         };
@@ -1296,9 +1300,14 @@ mod tests {
         let (first, last) = (Period::month(2015, 5), Period::month(2015, 7));
         let mut read: Vec<(i64, String, String, String, Option<f64>)> = Vec::new();
         store
-            .for_each_current_value(first, last, |v| {
-                read.push((v.submission, v.unit.into(), v.period.into(), v.line.into(), v.value));
-            })
+            .for_each_current_value(
+                first,
+                last,
+                |_| {},
+                |v| {
+                    read.push((v.submission, v.unit.into(), v.period.into(), v.line.into(), v.value));
+                },
+            )
             .unwrap();
         let mut want = Vec::new();
         for s in store.submissions_between(first, last).unwrap() {
@@ -1351,9 +1360,14 @@ mod tests {
         let june = Period::month(2015, 6);
         let mut values = Vec::new();
         store
-            .for_each_current_value(june, june, |v| {
-                values.push((v.unit.to_string(), v.line.to_string(), v.value));
-            })
+            .for_each_current_value(
+                june,
+                june,
+                |_| {},
+                |v| {
+                    values.push((v.unit.to_string(), v.line.to_string(), v.value));
+                },
+            )
             .unwrap();
         values.sort_by(|a, b| a.1.cmp(&b.1));
         (values, store.submissions_of("061", june).unwrap().len())
