@@ -171,7 +171,6 @@ struct Pools {
     read: rayon::ThreadPool,
     check: rayon::ThreadPool,
     feedback: rayon::ThreadPool,
-    filing: rayon::ThreadPool,
 }
 
 impl Pools {
@@ -187,7 +186,6 @@ impl Pools {
             read: pool("read")?,
             check: pool("check")?,
             feedback: pool("feedback")?,
-            filing: pool("filing")?,
         })
     }
 }
@@ -507,7 +505,7 @@ impl<'a> Batch<'a> {
             });
             scope.spawn(move || {
                 for written in file_rx {
-                    let done = written.and_then(|written| file_chunk(settings, &pools.filing, written));
+                    let done = written.and_then(|written| file_chunk(settings, written));
                     let failed = done.is_err();
                     if finished_tx.send(done).is_err() || failed {
                         break;
