@@ -401,16 +401,16 @@ pub fn write_report(settings: &Settings, period: Period, out: Option<&Path>) -> 
     let data = report_data(settings, &store, period)?;
     let path = out.map_or_else(|| default_path(settings, period), Path::to_path_buf);
     workbook::write(&path, &data)?;
-    let units_complete = data
-        .units
+    // A unit is complete when none of its months lacks a return (one pass
+    // over the statuses: a national year's 705 units each looked through
+    // 8,460 of them).
+    let lacking: std::collections::HashSet<&str> = data
+        .statuses
         .iter()
-        .filter(|u| {
-            data.statuses
-                .iter()
-                .filter(|s| s.unit_code == u.code)
-                .all(MonthStatus::is_received)
-        })
-        .count();
+        .filter(|s| !s.is_received())
+        .map(|s| s.unit_code.as_str())
+        .collect();
+    let units_complete = data.units.iter().filter(|u| !lacking.contains(u.code.as_str())).count();
     let incomplete_lines = data
         .current
         .lines

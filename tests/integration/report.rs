@@ -85,6 +85,9 @@ fn a_half_year_takes_june_for_a_stock_sums_a_flow_marks_a_missing_month_and_coun
     assert_eq!(p2.units[i063], None, "no denominator: shown as –");
     // The workbook shows the incomplete figure with a note and lists it on the completeness sheet.
     let summary = write_report(&settings, p("2015S1"), None).unwrap();
+    // Of the province's 8 districts only 061 sent every month: 062 missed
+    // March, the others sent nothing.
+    assert_eq!((summary.units_expected, summary.units_complete), (8, 1));
     let mut wb = open_workbook_auto(&summary.path).unwrap();
     let status = wb.worksheet_range("Tình hình nộp").unwrap();
     let rows: Vec<String> = status
