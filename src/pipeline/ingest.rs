@@ -28,7 +28,8 @@
 //! up to date, not the store); a feedback thread writes the workbooks of
 //! the chunk recorded before, and a filing thread puts the workbooks of the
 //! chunk before that in place and moves its files (it mostly waits for the
-//! disk, so it runs beside the writing). Content met in the chunk checked and
+//! disk, so it runs beside the writing; one thread, since the kernel moves
+//! files between folders one at a time). Content met in the chunk checked and
 //! not yet recorded counts as met: a copy of it is judged once that chunk is
 //! stored. With one thread configured the pools have one thread each and
 //! the code is the same.
@@ -161,9 +162,10 @@ pub fn ingest(settings: &Settings, options: &IngestOptions) -> Result<IngestSumm
     batch.finish(started)
 }
 
-/// Four pools of the configured size: one reads ahead, one checks, one
-/// writes feedback, one puts feedback in place and files (mostly waiting
-/// for the disk). With one shared pool the checks of the chunk being
+/// Three pools of the configured size: one reads ahead, one checks, one
+/// writes feedback. The filing thread puts feedback in place and moves the
+/// files itself, alone (`finish::file_chunk` says why). With one shared
+/// pool the checks of the chunk being
 /// stored queued behind the reading of the next chunks and the feedback of
 /// the last; with a pool each, the system shares the cores between them.
 #[derive(Debug)]
@@ -175,18 +177,47 @@ struct Pools {
 
 impl Pools {
     fn new(threads: usize) -> Result<Pools, Error> {
-        let pool = |name: &'static str| {
+        let pool = |name: &'static str, yields: bool| {
             rayon::ThreadPoolBuilder::new()
                 .num_threads(threads)
                 .thread_name(move |i| format!("{name}-{i}"))
+                .start_handler(move |_| {
+                    if yields {
+                        yield_to_the_critical_path();
+                    }
+                })
                 .build()
                 .map_err(Error::Threads)
         };
         Ok(Pools {
-            read: pool("read")?,
-            check: pool("check")?,
-            feedback: pool("feedback")?,
+            read: pool("read", true)?,
+            check: pool("check", false)?,
+            feedback: pool("feedback", true)?,
         })
+    }
+}
+
+/// How much lower than the pass's other threads the reading-ahead and
+/// feedback threads run (a `nice` increment).
+const YIELDING_NICENESS: i32 = 5;
+
+/// Lowers the calling thread's priority by [`YIELDING_NICENESS`], on Linux.
+///
+/// The pass's critical path is the storing thread and the checks it waits
+/// for. Reading the next chunks is ahead of it and writing the feedback of
+/// the chunks stored is behind it; when every core is busy, those threads
+/// now give the critical path its turn instead of sharing the cores evenly
+/// with it. On two cores a national ingest took 3–9% less time (2.57 s →
+/// 2.49 s, medians of six; three rounds), and on one core the same. Only
+/// this thread is lowered (Linux gives each thread its own niceness); a
+/// system that refuses changes nothing.
+fn yield_to_the_critical_path() {
+    #[cfg(target_os = "linux")]
+    {
+        let me = Some(rustix::thread::gettid());
+        if let Ok(nice) = rustix::process::getpriority_process(me) {
+            let _ = rustix::process::setpriority_process(me, (nice + YIELDING_NICENESS).min(19));
+        }
     }
 }
 
@@ -869,6 +900,23 @@ fn progress_bar(enabled: bool, total: usize) -> Option<indicatif::ProgressBar> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The reading-ahead and feedback threads run below the checks and
+    /// the storing thread; the thread that made the pools keeps its own
+    /// priority.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_reading_and_feedback_threads_yield_to_the_checks_and_the_storing_thread() {
+        let nice_here = || rustix::process::getpriority_process(Some(rustix::thread::gettid())).unwrap();
+        let base = nice_here();
+        let pools = Pools::new(2).unwrap();
+        let lowered = (base + YIELDING_NICENESS).min(19);
+        for (pool, want) in [(&pools.read, lowered), (&pools.feedback, lowered), (&pools.check, base)] {
+            let nices: Vec<i32> = pool.install(|| rayon::broadcast(|_| nice_here()));
+            assert_eq!(nices, vec![want; 2]);
+        }
+        assert_eq!(nice_here(), base);
+    }
 
     #[test]
     fn a_pass_is_cut_into_eight_chunks_or_more_of_sixteen_to_256_files() {
