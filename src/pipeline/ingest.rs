@@ -199,6 +199,7 @@ impl Pools {
 
 /// How much lower than the pass's other threads the reading-ahead and
 /// feedback threads run (a `nice` increment).
+#[cfg(target_os = "linux")]
 const YIELDING_NICENESS: i32 = 5;
 
 /// Lowers the calling thread's priority by [`YIELDING_NICENESS`], on Linux.
@@ -909,8 +910,13 @@ mod tests {
     fn the_reading_and_feedback_threads_yield_to_the_checks_and_the_storing_thread() {
         let nice_here = || rustix::process::getpriority_process(Some(rustix::thread::gettid())).unwrap();
         let base = nice_here();
+        let lowered = base + YIELDING_NICENESS;
+        // A test run at the lowest priorities already has none lower to
+        // show: nothing to check there.
+        if lowered > 19 {
+            return;
+        }
         let pools = Pools::new(2).unwrap();
-        let lowered = (base + YIELDING_NICENESS).min(19);
         for (pool, want) in [(&pools.read, lowered), (&pools.feedback, lowered), (&pools.check, base)] {
             let nices: Vec<i32> = pool.install(|| rayon::broadcast(|_| nice_here()));
             assert_eq!(nices, vec![want; 2]);

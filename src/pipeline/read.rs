@@ -215,7 +215,7 @@ impl Grid {
 
     /// Every cell with its position, in order.
     pub fn iter(&self) -> impl Iterator<Item = (&(u32, u32), &Cell)> {
-        self.cells.iter().map(|(pos, cell)| (pos, cell))
+        self.into_iter()
     }
 
     /// Every cell, in order.
@@ -235,7 +235,7 @@ impl Grid {
             Bound::Excluded(p) => self.cells.partition_point(|(q, _)| q < p),
             Bound::Unbounded => self.cells.len(),
         };
-        self.cells[start..end.max(start)].iter().map(|(pos, cell)| (pos, cell))
+        self.cells[start..end.max(start)].iter().map(as_pair)
     }
 }
 
@@ -244,8 +244,13 @@ impl<'a> IntoIterator for &'a Grid {
     type IntoIter = std::iter::Map<std::slice::Iter<'a, ((u32, u32), Cell)>, fn(&'a ((u32, u32), Cell)) -> Self::Item>;
 
     fn into_iter(self) -> Self::IntoIter {
-        self.cells.iter().map(|(pos, cell)| (pos, cell))
+        self.cells.iter().map(as_pair)
     }
+}
+
+/// A grid's entry as a map's iterator gives it.
+fn as_pair(entry: &((u32, u32), Cell)) -> (&(u32, u32), &Cell) {
+    (&entry.0, &entry.1)
 }
 
 static EMPTY_CELL: CellValue = CellValue::Empty;
