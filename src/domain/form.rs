@@ -305,25 +305,73 @@ pub struct Form {
 /// every file. Shared (`Arc`) with the stored months laid out in the same
 /// order, so that a rule reading a line of last month finds it by position
 /// when the month was laid out by the same form.
+///
+/// A code of up to 15 bytes (every code of form 01/PCMD has 3 to 6) is
+/// looked up as one number, [`PackedCode`]: hashing a string and comparing
+/// it byte by byte through `memcmp` made these lookups about 4% of a
+/// pass's CPU. Longer codes, which a form file may still use, are kept by
+/// their text.
 #[derive(Debug, Default, PartialEq)]
 pub struct LineCodes {
-    index: HashMap<String, usize, foldhash::fast::FixedState>,
+    packed: HashMap<PackedCode, usize, foldhash::fast::FixedState>,
+    long: HashMap<String, usize, foldhash::fast::FixedState>,
+}
+
+/// A line code of at most 15 bytes packed into one number: its bytes, then
+/// its length in the last byte (so that no two codes pack alike, whatever
+/// bytes they hold).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct PackedCode(u128);
+
+impl PackedCode {
+    const MAX_LEN: usize = 15;
+
+    fn of(code: &str) -> Option<PackedCode> {
+        let bytes = code.as_bytes();
+        if bytes.len() > PackedCode::MAX_LEN {
+            return None;
+        }
+        let mut packed = [0u8; 16];
+        packed[..bytes.len()].copy_from_slice(bytes);
+        packed[PackedCode::MAX_LEN] = bytes.len() as u8;
+        Some(PackedCode(u128::from_le_bytes(packed)))
+    }
 }
 
 impl LineCodes {
+    /// The codes in order, each at its position (a code met twice at its
+    /// last), and the codes met more than once.
+    fn new<'c>(codes: impl IntoIterator<Item = &'c str>) -> (LineCodes, Vec<&'c str>) {
+        let mut index = LineCodes::default();
+        let mut repeated = Vec::new();
+        for (i, code) in codes.into_iter().enumerate() {
+            let before = match PackedCode::of(code) {
+                Some(key) => index.packed.insert(key, i),
+                None => index.long.insert(code.to_string(), i),
+            };
+            if before.is_some() {
+                repeated.push(code);
+            }
+        }
+        (index, repeated)
+    }
+
     /// The position of `code`, when it is one of the codes.
     pub fn position(&self, code: &str) -> Option<usize> {
-        self.index.get(code).copied()
+        match PackedCode::of(code) {
+            Some(key) => self.packed.get(&key).copied(),
+            None => self.long.get(code).copied(),
+        }
     }
 
     /// How many codes there are.
     pub fn len(&self) -> usize {
-        self.index.len()
+        self.packed.len() + self.long.len()
     }
 
     /// Whether there are none.
     pub fn is_empty(&self) -> bool {
-        self.index.is_empty()
+        self.len() == 0
     }
 }
 
@@ -682,15 +730,13 @@ fn parse_form(text: &str) -> Result<Form, Vec<String>> {
     if lines.is_empty() {
         problems.push("the form has no [[lines]]".into());
     }
-    let mut index = HashMap::with_hasher(foldhash::fast::FixedState::default());
-    for (i, line) in lines.iter().enumerate() {
-        if index.insert(line.code.clone(), i).is_some() {
-            problems.push(format!("line code {} appears more than once", line.code));
-        }
+    let (index, repeated) = LineCodes::new(lines.iter().map(|line| line.code.as_str()));
+    for code in repeated {
+        problems.push(format!("line code {code} appears more than once"));
     }
     for line in &lines {
         if let Some(parent) = &line.parent {
-            if !index.contains_key(parent) {
+            if index.position(parent).is_none() {
                 problems.push(format!("line {}: parent {parent} is not a line of the form", line.code));
             }
         }
@@ -702,7 +748,7 @@ fn parse_form(text: &str) -> Result<Form, Vec<String>> {
         let key = e.string("key").unwrap_or_default();
         let header = e.string("header").unwrap_or_default();
         let line = e.string("line").unwrap_or_default();
-        if !line.is_empty() && !index.contains_key(&line) {
+        if !line.is_empty() && index.position(&line).is_none() {
             e.problem(format!("line {line} is not a line of the form"));
         }
         e.finish();
@@ -794,7 +840,7 @@ fn parse_form(text: &str) -> Result<Form, Vec<String>> {
         };
         if let Some(kind) = &kind {
             for code in kind.lines() {
-                if !code.is_empty() && !index.contains_key(code) {
+                if !code.is_empty() && index.position(code).is_none() {
                     e.problem(format!("names line {code}, which is not a line of the form"));
                 }
             }
@@ -844,6 +890,70 @@ fn parse_form(text: &str) -> Result<Form, Vec<String>> {
         lines,
         commune_flags,
         rules,
-        codes: Arc::new(LineCodes { index }),
+        codes: Arc::new(index),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_codes_find_each_code_at_its_position_short_or_long() {
+        // 15 bytes is the longest packed code; 16 and more are kept as text.
+        let fifteen = "ABCDEFGHIJKLMNO";
+        let sixteen = "ABCDEFGHIJKLMNOP";
+        let codes = [
+            "A01",
+            "A01.1",
+            "A",
+            "A\0",
+            fifteen,
+            sixteen,
+            "Đ01",
+            "ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+        ];
+        let (index, repeated) = LineCodes::new(codes);
+        assert!(repeated.is_empty());
+        assert_eq!(index.len(), codes.len());
+        for (i, code) in codes.iter().enumerate() {
+            assert_eq!(index.position(code), Some(i), "{code:?}");
+        }
+        // Neither a prefix, nor a code with a byte more or less, nor a
+        // code cut at 15 bytes is found.
+        for absent in [
+            "A0",
+            "A01.",
+            "A01.12",
+            "ABCDEFGHIJKLMN",
+            "ABCDEFGHIJKLMNOPQ",
+            "",
+            "\0",
+            "a01",
+        ] {
+            assert_eq!(index.position(absent), None, "{absent:?}");
+        }
+        assert_eq!(index.long.len(), 2, "codes over 15 bytes are kept by their text");
+    }
+
+    #[test]
+    fn line_codes_name_every_code_met_twice() {
+        let long = "X".repeat(20);
+        let (index, repeated) = LineCodes::new(["A01", "B01", "A01", long.as_str(), long.as_str()]);
+        assert_eq!(repeated, vec!["A01", long.as_str()]);
+        // A code met twice sits at its last position, as a map keeps it.
+        assert_eq!(index.position("A01"), Some(2));
+        assert_eq!(index.position(&long), Some(4));
+    }
+
+    #[test]
+    fn every_line_of_the_embedded_form_is_found_where_a_scan_finds_it() {
+        let form = Form::embedded().unwrap();
+        for (i, line) in form.lines.iter().enumerate() {
+            let scanned = form.lines.iter().position(|l| l.code == line.code);
+            assert_eq!(form.line_index(&line.code), scanned);
+            assert_eq!(scanned, Some(i));
+        }
+        assert_eq!(form.line_codes().len(), form.lines.len());
+    }
 }

@@ -14,7 +14,7 @@
 mod numbers;
 mod rules;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
@@ -776,9 +776,10 @@ struct Checker<'a> {
     unit: &'a Unit,
     period: Period,
     end: NaiveDate,
-    /// The form's lines found in the table, by code (every rule looks its
-    /// lines up here; hashed, as the lookups were a visible part of checking).
-    cells: HashMap<&'a str, LineCells<'a>, foldhash::fast::FixedState>,
+    /// The form's lines found in the table, at their positions in the
+    /// form (every rule looks its lines up here, through the form's
+    /// [`LineCodes`]); `None` for a line the table lacks.
+    cells: Vec<Option<LineCells<'a>>>,
     /// The unit's stored months the rules across periods read.
     history: BTreeMap<Period, &'a MonthValues>,
     findings: Vec<Finding>,
@@ -797,14 +798,16 @@ fn vi_number(x: f64) -> String {
 impl<'a> Checker<'a> {
     fn new(raw: &'a RawReturn, ctx: &'a Context<'a>, identity: Identity<'a>) -> Checker<'a> {
         let form = identity.form;
-        let mut cells = HashMap::with_capacity_and_hasher(raw.lines.len(), foldhash::fast::FixedState::default());
+        let mut cells: Vec<Option<LineCells<'a>>> = Vec::new();
+        cells.resize_with(form.lines.len(), || None);
         for raw_line in &raw.lines {
-            let Some(line) = form.line(&raw_line.code) else {
+            let Some(position) = form.line_index(&raw_line.code) else {
                 continue;
             };
-            if cells.contains_key(line.code.as_str()) {
+            if cells[position].is_some() {
                 continue;
             }
+            let line = &form.lines[position];
             let this = read_cell(&raw_line.this_period.content, line.kind);
             let ytd = if line.ytd {
                 Some(
@@ -816,15 +819,12 @@ impl<'a> Checker<'a> {
             } else {
                 None
             };
-            cells.insert(
-                line.code.as_str(),
-                LineCells {
-                    line,
-                    raw: raw_line,
-                    this,
-                    ytd,
-                },
-            );
+            cells[position] = Some(LineCells {
+                line,
+                raw: raw_line,
+                this,
+                ytd,
+            });
         }
         let needs_history = form.rules.iter().any(|r| {
             matches!(
@@ -892,8 +892,13 @@ impl<'a> Checker<'a> {
 
     // ---- helpers ---------------------------------------------------------
 
+    /// The cells of the form's line `code`, when the table has it.
+    fn line_cells(&self, code: &str) -> Option<&LineCells<'a>> {
+        self.cells.get(self.form.line_index(code)?)?.as_ref()
+    }
+
     fn read(&self, code: &str, col: Col) -> Option<&CellRead> {
-        let cells = self.cells.get(code)?;
+        let cells = self.line_cells(code)?;
         match col {
             Col::This => Some(&cells.this),
             Col::Ytd => cells.ytd.as_ref(),
@@ -906,7 +911,7 @@ impl<'a> Checker<'a> {
     }
 
     fn cell(&self, code: &str, col: Col) -> Option<String> {
-        let cells = self.cells.get(code)?;
+        let cells = self.line_cells(code)?;
         match col {
             Col::This => Some(cells.raw.this_period.cell.clone()),
             Col::Ytd => cells.raw.ytd.as_ref().map(|v| v.cell.clone()),
@@ -998,15 +1003,16 @@ impl<'a> Checker<'a> {
             // Rule 2 has said the table is missing; listing every code would bury it.
             return;
         }
-        let mut seen: BTreeSet<&str> = BTreeSet::new();
+        // Whether each line of the form was met, by its position.
+        let mut seen = vec![false; self.form.lines.len()];
         let mut found = Vec::new();
         for raw_line in &self.raw.lines {
-            match self.form.line(&raw_line.code) {
-                Some(line) => {
-                    if !seen.insert(line.code.as_str()) {
-                        let first = self
-                            .cells
-                            .get(line.code.as_str())
+            match self.form.line_index(&raw_line.code) {
+                Some(position) => {
+                    let line = &self.form.lines[position];
+                    if std::mem::replace(&mut seen[position], true) {
+                        let first = self.cells[position]
+                            .as_ref()
                             .map(|c| c.raw.code_cell.clone())
                             .unwrap_or_default();
                         found.push(
@@ -1053,8 +1059,8 @@ impl<'a> Checker<'a> {
                 ),
             }
         }
-        for line in &self.form.lines {
-            if !seen.contains(line.code.as_str()) {
+        for (line, seen) in self.form.lines.iter().zip(seen) {
+            if !seen {
                 found.push(
                     Finding::new(
                         rule,
@@ -1083,8 +1089,8 @@ impl<'a> Checker<'a> {
     fn value_cells(&self) -> Vec<(&'a str, Col)> {
         let form: &'a Form = self.form;
         let mut out = Vec::with_capacity(form.lines.len() * 2);
-        for line in &form.lines {
-            if self.cells.contains_key(line.code.as_str()) {
+        for (line, cells) in form.lines.iter().zip(&self.cells) {
+            if cells.is_some() {
                 out.push((line.code.as_str(), Col::This));
                 if line.ytd {
                     out.push((line.code.as_str(), Col::Ytd));
@@ -1253,7 +1259,8 @@ impl<'a> Checker<'a> {
     /// The clean return: typed values and commune flags.
     fn clean_return(&self) -> Option<Return> {
         let mut values = BTreeMap::new();
-        for (code, cells) in &self.cells {
+        for cells in self.cells.iter().flatten() {
+            let code = cells.line.code.as_str();
             let ytd_cell = if cells.line.ytd {
                 cells.raw.ytd.as_ref().map(|v| v.cell.clone())
             } else {
