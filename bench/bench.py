@@ -43,10 +43,16 @@ from pathlib import Path
 
 # Seconds a freed inode stays out of reach on an ext4 file system without a
 # journal (this machine's): a new file or folder skips, one lookup at a
-# time, every inode freed less than a minute ago (six while its block is not
-# written back). Runs right after deleting thousands of files would time
-# that skipping, a cost of the benchmark's cleaning, not of ingest.
-INODE_AGE_S = 65
+# time, every inode freed less than a minute ago, and less than six minutes
+# ago when the block of the inode table that holds it is dirty. Written
+# back or not before the run, that block is dirtied again by the run itself
+# as soon as it puts a new file's inode next to the freed ones, so six
+# minutes it is. Runs within that time of deleting thousands of files time
+# that skipping (8,460 new archive folders took 0.4 to 1.1 s of the
+# kernel's CPU instead of 0.03 s on tmpfs), a cost of the benchmark's
+# cleaning, not of ingest. The workspaces of the runs are therefore deleted
+# only once every scale is measured.
+INODE_AGE_S = 365
 
 
 def let_inodes_age(deleted: int) -> None:
@@ -289,12 +295,10 @@ class Bench:
             self.retire(workspace)
 
     def retire(self, workspace: Path) -> None:
-        """Keeps a run's workspace until the scale's rounds are over. Deleting
-        thousands of files just before another run would slow the file
-        creations of that run: on an ext4 file system without a journal
-        (this machine's) a new file skips every inode freed in the last
-        minute (six while its block is unwritten): a cost of the
-        benchmark's cleaning, not of ingest."""
+        """Keeps a run's workspace until every scale is measured. Deleting
+        thousands of files less than six minutes before another run would
+        slow the file creations of that run (see `INODE_AGE_S`): a cost of
+        the benchmark's cleaning, not of ingest."""
         self.retired.append(workspace)
 
     def clear_retired(self) -> int:
@@ -343,8 +347,6 @@ class Bench:
                 ran.append(name)
                 print(f"  round {r + 1} {name:10} {run.wall:8.3f} s  {run.rss_mb:7.1f} MB")
             self.compare(scale, ran)
-        # Each workspace held a copy of the corpus at least.
-        let_inodes_age(scale.returns * self.clear_retired())
 
 
 # -- the report --------------------------------------------------------------

@@ -104,14 +104,23 @@ floor="$work/bin/floor"
 say "corpora (baocao synth)"
 mkdir -p "$work/corpus"
 scales=()
-freed=0 # files and folders of earlier corpora deleted here (bench.py lets their inodes age)
+# Earlier corpora are set aside in $trash and deleted once the runs are over:
+# deleted before them, their inodes would slow the runs' file creations for
+# six minutes (see INODE_AGE_S in bench.py). What an interrupted run left
+# there is deleted now, and bench.py lets those inodes age before timing.
+trash="$work/trash"
+freed=0
+if [[ -d "$trash" ]]; then
+    freed=$(find "$trash" | wc -l)
+    rm -rf "$trash"
+fi
 synth() { # NAME REPS SLOW_REPS SYNTH_ARGS...
     local name="$1" reps="$2" slow="$3"
     shift 3
     local dir="$work/corpus/$name"
     if [[ -d "$dir" ]]; then
-        freed=$((freed + $(find "$dir" | wc -l)))
-        rm -rf "$dir"
+        mkdir -p "$trash"
+        mv "$dir" "$trash/$name-$$"
     fi
     "$baocao" synth --out "$dir" "$@"
     scales+=(--scale "$name:$dir:$reps:$slow:$*")
@@ -150,3 +159,4 @@ cd "$bench"
     --threads "$threads" \
     --deleted-before "$freed" \
     "${scales[@]}"
+rm -rf "$trash"
