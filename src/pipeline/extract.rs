@@ -20,7 +20,9 @@ use unicode_normalization::UnicodeNormalization;
 use crate::domain::register::fold_name;
 use crate::domain::{Form, Level, Period, Register, Severity};
 use crate::findings::Finding;
-use crate::pipeline::read::{a1, column_letters, format_number, Cell, CellValue, Sheet, TableHeader, Workbook};
+use crate::pipeline::read::{
+    a1, column_letters, format_number, Cell, CellRef, CellValue, Sheet, TableHeader, Workbook,
+};
 
 /// Rule number of "a sheet carries the return" in the form document.
 pub const RULE_FORM_SHEET_FOUND: u32 = 2;
@@ -63,7 +65,7 @@ pub struct Field<T> {
 /// reads as an empty one).
 #[derive(Debug, Clone, PartialEq)]
 pub struct RawValue {
-    pub cell: String,
+    pub cell: CellRef,
     pub content: Cell,
 }
 
@@ -72,8 +74,8 @@ pub struct RawValue {
 pub struct RawLine {
     /// The code as written, trimmed and upper-cased (`A01.1`).
     pub code: String,
-    /// A1 address of the `Mã số` cell.
-    pub code_cell: String,
+    /// The `Mã số` cell.
+    pub code_cell: CellRef,
     /// 0-based row.
     pub row: u32,
     /// The `Kỳ này` cell.
@@ -87,7 +89,7 @@ pub struct RawLine {
 pub struct RawFlag {
     /// The form's flag key (`healthy`, …).
     pub key: String,
-    pub cell: String,
+    pub cell: CellRef,
     /// What the cell showed.
     pub read: String,
     /// Yes / no, or `None` when the mark is not one of the accepted ones.
@@ -101,7 +103,7 @@ pub struct RawCommune {
     pub code: Option<String>,
     /// What the `Mã xã` cell showed.
     pub code_read: String,
-    pub code_cell: String,
+    pub code_cell: CellRef,
     pub name: String,
     pub row: u32,
     /// One per flag column found, in the form's order.
@@ -616,7 +618,7 @@ fn line_code(text: &str) -> Option<String> {
 
 fn raw_value(sheet: &Sheet, row: u32, col: u32) -> RawValue {
     RawValue {
-        cell: a1(row, col),
+        cell: CellRef::new(row, col),
         content: sheet
             .get(row, col)
             .cloned()
@@ -650,7 +652,7 @@ fn read_lines(sheet: &Sheet, columns: &TableColumns) -> Vec<RawLine> {
         }
         lines.push(RawLine {
             code,
-            code_cell: a1(row, col),
+            code_cell: CellRef::new(row, col),
             row,
             this_period,
             ytd: columns.ytd_col.map(|c| raw_value(sheet, row, c)),
@@ -806,7 +808,7 @@ fn read_communes(
                 let value = sheet.value(row, *fcol);
                 RawFlag {
                     key: key.clone(),
-                    cell: a1(row, *fcol),
+                    cell: CellRef::new(row, *fcol),
                     read: value.display(),
                     value: flag_of(value),
                 }
@@ -815,7 +817,7 @@ fn read_communes(
         raw.communes.push(RawCommune {
             code,
             code_read,
-            code_cell: a1(row, col),
+            code_cell: CellRef::new(row, col),
             name,
             row,
             flags,

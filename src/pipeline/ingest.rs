@@ -356,7 +356,7 @@ impl StoredRows {
                 line,
                 value: v.value,
                 ytd: v.ytd,
-                cell: Some(v.cell),
+                cell: Some(v.cell.to_string()),
             })
             .collect();
         // The form's order, for the feedback's values sheet.

@@ -1053,6 +1053,31 @@ fn from_data(value: &Data) -> CellValue {
     }
 }
 
+/// A cell's address: 0-based row and column, shown as Excel names it
+/// ("E17"). A return's cells travel through the stages as these two
+/// numbers, and are written out as text only where a message, the store or
+/// a workbook names them (each was a `String` of its own before).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct CellRef {
+    pub row: u32,
+    pub col: u32,
+}
+
+impl CellRef {
+    pub fn new(row: u32, col: u32) -> CellRef {
+        CellRef { row, col }
+    }
+}
+
+impl fmt::Display for CellRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (letters, start) = column_letter_bytes(self.col);
+        // Only ASCII capitals are ever written into `letters`.
+        f.write_str(std::str::from_utf8(&letters[start..]).map_err(|_| fmt::Error)?)?;
+        f.write_str(itoa::Buffer::new().format(u64::from(self.row) + 1))
+    }
+}
+
 /// "E17" from a 0-based row and column.
 pub fn a1(row: u32, col: u32) -> String {
     let mut out = String::with_capacity(8);
@@ -1089,7 +1114,13 @@ fn push_column_letters(out: &mut String, col: u32) {
         out.push(char::from(b'A' + col as u8));
         return;
     }
-    // At most 7 letters for a u32 column.
+    let (letters, start) = column_letter_bytes(col);
+    out.extend(letters[start..].iter().map(|&l| char::from(l)));
+}
+
+/// A column's letters, right-aligned in the array, and where they start
+/// (at most 7 letters for a u32 column).
+fn column_letter_bytes(col: u32) -> ([u8; 7], usize) {
     let mut letters = [0u8; 7];
     let mut n = u64::from(col) + 1;
     let mut start = letters.len();
@@ -1098,7 +1129,7 @@ fn push_column_letters(out: &mut String, col: u32) {
         letters[start] = b'A' + ((n - 1) % 26) as u8;
         n = (n - 1) / 26;
     }
-    out.extend(letters[start..].iter().map(|&l| char::from(l)));
+    (letters, start)
 }
 
 mod contain;

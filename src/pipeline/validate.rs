@@ -29,7 +29,7 @@ use crate::findings::Finding;
 use crate::pipeline::extract::{
     Field, RawLine, RawReturn, LABEL_PERIOD, LABEL_UNIT_CODE, LABEL_UNIT_NAME, LABEL_VERSION,
 };
-use crate::pipeline::read::format_number;
+use crate::pipeline::read::{format_number, CellRef};
 use crate::store::Status;
 
 pub use numbers::{parse_text_number, read_cell, CellRead, TextProblem};
@@ -205,10 +205,10 @@ pub struct LineValue {
     pub value: Option<f64>,
     /// Year to date, for lines that carry one.
     pub ytd: Option<f64>,
-    /// A1 address of the `Kỳ này` cell.
-    pub cell: String,
-    /// A1 address of the `Lũy kế` cell, for lines that carry one.
-    pub ytd_cell: Option<String>,
+    /// The `Kỳ này` cell.
+    pub cell: CellRef,
+    /// The `Lũy kế` cell, for lines that carry one.
+    pub ytd_cell: Option<CellRef>,
 }
 
 /// One commune of a clean return.
@@ -913,8 +913,8 @@ impl<'a> Checker<'a> {
     fn cell(&self, code: &str, col: Col) -> Option<String> {
         let cells = self.line_cells(code)?;
         match col {
-            Col::This => Some(cells.raw.this_period.cell.clone()),
-            Col::Ytd => cells.raw.ytd.as_ref().map(|v| v.cell.clone()),
+            Col::This => Some(cells.raw.this_period.cell.to_string()),
+            Col::Ytd => cells.raw.ytd.as_ref().map(|v| v.cell.to_string()),
         }
     }
 
@@ -1013,7 +1013,7 @@ impl<'a> Checker<'a> {
                     if std::mem::replace(&mut seen[position], true) {
                         let first = self.cells[position]
                             .as_ref()
-                            .map(|c| c.raw.code_cell.clone())
+                            .map(|c| c.raw.code_cell.to_string())
                             .unwrap_or_default();
                         found.push(
                             Finding::new(
@@ -1029,7 +1029,7 @@ impl<'a> Checker<'a> {
                                 ),
                                 format!("cell {}: code {} appears again (first at {first})", raw_line.code_cell, line.code),
                             )
-                            .at(&self.raw.sheet, Some(raw_line.code_cell.clone()))
+                            .at(&self.raw.sheet, Some(raw_line.code_cell.to_string()))
                             .line(&line.code, clean_label(&line.label))
                             .value(raw_line.code.clone())
                             .expected("một lần / once"),
@@ -1054,7 +1054,7 @@ impl<'a> Checker<'a> {
                             self.form.label()
                         ),
                     )
-                    .at(&self.raw.sheet, Some(raw_line.code_cell.clone()))
+                    .at(&self.raw.sheet, Some(raw_line.code_cell.to_string()))
                     .value(raw_line.code.clone()),
                 ),
             }
@@ -1262,7 +1262,7 @@ impl<'a> Checker<'a> {
         for cells in self.cells.iter().flatten() {
             let code = cells.line.code.as_str();
             let ytd_cell = if cells.line.ytd {
-                cells.raw.ytd.as_ref().map(|v| v.cell.clone())
+                cells.raw.ytd.as_ref().map(|v| v.cell)
             } else {
                 None
             };
@@ -1271,7 +1271,7 @@ impl<'a> Checker<'a> {
                 LineValue {
                     value: cells.this.number(),
                     ytd: cells.ytd.as_ref().and_then(CellRead::number),
-                    cell: cells.raw.this_period.cell.clone(),
+                    cell: cells.raw.this_period.cell,
                     ytd_cell,
                 },
             );

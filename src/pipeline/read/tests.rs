@@ -174,6 +174,11 @@ fn a1_addresses_agree_with_rust_xlsxwriter_for_every_column_and_rows_far_apart()
                 row_col_to_cell(row, col),
                 "row {row}, column {col}"
             );
+            assert_eq!(
+                CellRef::new(row, u32::from(col)).to_string(),
+                row_col_to_cell(row, col),
+                "row {row}, column {col}"
+            );
         }
         assert_eq!(
             column_letters(u32::from(col)),
@@ -181,6 +186,11 @@ fn a1_addresses_agree_with_rust_xlsxwriter_for_every_column_and_rows_far_apart()
         );
     }
     assert_eq!(a1(u32::MAX, 0), "A4294967296");
+    // Beyond Excel's columns, the address a cell keeps and the text agree.
+    for col in [16_384, 475_253, 475_254, u32::MAX] {
+        assert_eq!(CellRef::new(u32::MAX, col).to_string(), a1(u32::MAX, col));
+    }
+    assert_eq!(CellRef::new(u32::MAX, u32::MAX).to_string(), "MWLQKWV4294967296");
 }
 
 #[test]

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::domain::{Level, OutlierRule, Rule};
 use crate::findings::Finding;
-use crate::pipeline::read::format_number;
+use crate::pipeline::read::{format_number, CellRef};
 
 use super::{clean_label, dmy, vi_number, Checker, Col};
 
@@ -328,16 +328,16 @@ impl Checker<'_> {
         let register = self.ctx.register;
         let expected = register.communes_of_unit(self.unit, self.end);
         let expected_codes: BTreeSet<&str> = expected.iter().map(|u| u.code.as_str()).collect();
-        let mut seen: BTreeMap<&str, &str> = BTreeMap::new();
+        let mut seen: BTreeMap<&str, CellRef> = BTreeMap::new();
         let mut found = Vec::new();
         for commune in &self.raw.communes {
-            let cell = commune.code_cell.clone();
+            let cell = commune.code_cell;
             let Some(code) = commune.code.as_deref() else {
                 found.push(
                     self.commune_finding(
                         rule,
                         &sheet,
-                        Some(cell.clone()),
+                        Some(cell.to_string()),
                         format!(
                             "Ô {cell}: \"{}\" không phải mã xã (5 chữ số, ví dụ 01888).",
                             commune.code_read
@@ -354,7 +354,7 @@ impl Checker<'_> {
                     self.commune_finding(
                         rule,
                         &sheet,
-                        Some(cell.clone()),
+                        Some(cell.to_string()),
                         format!("Ô {cell}: mã xã {code} ({}) xuất hiện lần thứ hai (lần đầu ở ô {first}). Đề nghị xóa dòng thừa.", commune.name),
                         format!("cell {cell}: commune {code} listed twice (first at {first})"),
                     )
@@ -363,14 +363,14 @@ impl Checker<'_> {
                 );
                 continue;
             }
-            seen.insert(code, commune.code_cell.as_str());
+            seen.insert(code, commune.code_cell);
             if !expected_codes.contains(code) {
                 let (vi, en) = self.foreign_commune(code, &commune.name);
                 found.push(
                     self.commune_finding(
                         rule,
                         &sheet,
-                        Some(cell.clone()),
+                        Some(cell.to_string()),
                         format!("Ô {cell}: {vi}"),
                         format!("cell {cell}: {en}"),
                     )
@@ -387,7 +387,7 @@ impl Checker<'_> {
                         self.commune_finding(
                             rule,
                             &sheet,
-                            Some(flag.cell.clone()),
+                            Some(flag.cell.to_string()),
                             format!(
                                 "Ô {} ({}): dấu \"{}\" không đọc được. Đề nghị đánh x nếu đúng, để trống nếu không.",
                                 flag.cell, commune.name, flag.read
@@ -518,12 +518,12 @@ impl Checker<'_> {
                 continue;
             }
             let names: Vec<String> = set.iter().map(|f| format!("\"{}\"", header(&f.key))).collect();
-            let cell = set[1].cell.clone();
+            let cell = set[1].cell;
             found.push(
                 self.commune_finding(
                     rule,
                     &sheet,
-                    Some(cell.clone()),
+                    Some(cell.to_string()),
                     format!(
                         "Ô {cell} ({}): xã được đánh dấu đồng thời {}; một xã chỉ có thể thuộc một trong các loại này.",
                         commune.name,
