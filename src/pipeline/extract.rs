@@ -74,10 +74,8 @@ pub struct RawValue {
 pub struct RawLine {
     /// The code as written, trimmed and upper-cased (`A01.1`).
     pub code: String,
-    /// The `Mã số` cell.
+    /// The `Mã số` cell (its row is the line's row).
     pub code_cell: CellRef,
-    /// 0-based row.
-    pub row: u32,
     /// The `Kỳ này` cell.
     pub this_period: RawValue,
     /// The `Lũy kế từ đầu năm` cell, when the table has that column.
@@ -103,9 +101,9 @@ pub struct RawCommune {
     pub code: Option<String>,
     /// What the `Mã xã` cell showed.
     pub code_read: String,
+    /// The `Mã xã` cell (its row is the commune's row).
     pub code_cell: CellRef,
     pub name: String,
-    pub row: u32,
     /// One per flag column found, in the form's order.
     pub flags: Vec<RawFlag>,
 }
@@ -653,7 +651,6 @@ fn read_lines(sheet: &Sheet, columns: &TableColumns) -> Vec<RawLine> {
         lines.push(RawLine {
             code,
             code_cell: CellRef::new(row, col),
-            row,
             this_period,
             ytd: columns.ytd_col.map(|c| raw_value(sheet, row, c)),
         });
@@ -819,7 +816,6 @@ fn read_communes(
             code_read,
             code_cell: CellRef::new(row, col),
             name,
-            row,
             flags,
         });
     }

@@ -1080,9 +1080,7 @@ impl fmt::Display for CellRef {
 
 /// "E17" from a 0-based row and column.
 pub fn a1(row: u32, col: u32) -> String {
-    let mut out = String::with_capacity(8);
-    push_a1(&mut out, row, col);
-    out
+    CellRef::new(row, col).to_string()
 }
 
 /// Appends "E17" for a 0-based row and column to `out`.
