@@ -910,6 +910,16 @@ impl<'a> Checker<'a> {
         self.read(code, col).and_then(CellRead::number)
     }
 
+    /// The number in the cell of the form's line at `position`, when it
+    /// holds one (the rules that go through every line read them so).
+    fn value_at(&self, position: usize, col: Col) -> Option<f64> {
+        let cells = self.cells.get(position)?.as_ref()?;
+        match col {
+            Col::This => cells.this.number(),
+            Col::Ytd => cells.ytd.as_ref().and_then(CellRead::number),
+        }
+    }
+
     fn cell(&self, code: &str, col: Col) -> Option<String> {
         let cells = self.line_cells(code)?;
         match col {
@@ -925,6 +935,15 @@ impl<'a> Checker<'a> {
             .iter()
             .any(|c| self.form.line(c).is_some_and(|l| l.kind == LineKind::Money))
         {
+            rules::thousandths(self.form.money_tolerance)
+        } else {
+            0
+        }
+    }
+
+    /// [`Checker::tolerance`] of one line.
+    fn tolerance_of(&self, line: &Line) -> i64 {
+        if line.kind == LineKind::Money {
             rules::thousandths(self.form.money_tolerance)
         } else {
             0
@@ -1085,16 +1104,17 @@ impl<'a> Checker<'a> {
 
     // ---- cells -----------------------------------------------------------
 
-    /// Every (line, column) whose cell is read, in form order.
-    fn value_cells(&self) -> Vec<(&'a str, Col)> {
+    /// Every cell read, in form order: its line, what it holds and its
+    /// column (taken by position, not looked up by code: rules 6–9 go
+    /// through every cell of every return).
+    fn value_cells(&self) -> Vec<(&'a Line, &CellRead, Col)> {
         let form: &'a Form = self.form;
         let mut out = Vec::with_capacity(form.lines.len() * 2);
         for (line, cells) in form.lines.iter().zip(&self.cells) {
-            if cells.is_some() {
-                out.push((line.code.as_str(), Col::This));
-                if line.ytd {
-                    out.push((line.code.as_str(), Col::Ytd));
-                }
+            let Some(cells) = cells else { continue };
+            out.push((line, &cells.this, Col::This));
+            if let Some(ytd) = &cells.ytd {
+                out.push((line, ytd, Col::Ytd));
             }
         }
         out
@@ -1103,8 +1123,8 @@ impl<'a> Checker<'a> {
     /// Rule 6: numbers or blank; readable text converted with a warning.
     fn cell_number(&mut self, rule: u32, severity: Severity, converted_severity: Severity) {
         let mut found = Vec::new();
-        for (code, col) in self.value_cells() {
-            let Some(read) = self.read(code, col) else { continue };
+        for (line, read, col) in self.value_cells() {
+            let code = line.code.as_str();
             let finding = match read {
                 CellRead::Converted { read, value } => self
                     .at_line(
@@ -1154,9 +1174,9 @@ impl<'a> Checker<'a> {
     /// the value is kept as typed, since rounding it would change the data.
     fn value_domain(&mut self, rule: u32, severity: Severity) {
         let mut found = Vec::new();
-        for (code, col) in self.value_cells() {
-            let Some(x) = self.value(code, col) else { continue };
-            let kind = self.form.line(code).map_or(LineKind::Int, |l| l.kind);
+        for (line, read, col) in self.value_cells() {
+            let Some(x) = read.number() else { continue };
+            let (code, kind) = (line.code.as_str(), line.kind);
             let problem = if x < 0.0 {
                 Some((
                     severity,
@@ -1202,8 +1222,9 @@ impl<'a> Checker<'a> {
     /// recalculated; never read as zero.
     fn formula_result(&mut self, rule: u32, severity: Severity) {
         let mut found = Vec::new();
-        for (code, col) in self.value_cells() {
-            if let Some(CellRead::FormulaWithoutResult(formula)) = self.read(code, col) {
+        for (line, read, col) in self.value_cells() {
+            let code = line.code.as_str();
+            if let CellRead::FormulaWithoutResult(formula) = read {
                 found.push(
                     self.at_line(
                         rule,
@@ -1227,11 +1248,11 @@ impl<'a> Checker<'a> {
     /// typed in a stock's `Lũy kế` cell is not read at all.
     fn required_lines(&mut self, rule: u32, severity: Severity, blank_severity: Severity) {
         let mut found = Vec::new();
-        for (code, col) in self.value_cells() {
-            if !matches!(self.read(code, col), Some(CellRead::Blank)) {
+        for (line, read, col) in self.value_cells() {
+            if !matches!(read, CellRead::Blank) {
                 continue;
             }
-            let required = self.form.line(code).is_some_and(|l| l.required);
+            let (code, required) = (line.code.as_str(), line.required);
             let finding = if required {
                 self.at_line(
                     rule,

@@ -616,20 +616,24 @@ impl Checker<'_> {
     /// stored.
     pub(super) fn ytd_consistency(&mut self, rule: &Rule) {
         let first_month = self.period.month_number() == Some(1);
+        let last_month = self.history.get(&self.period.add_months(-1)).copied();
+        let codes = self.form.line_codes();
         let mut found = Vec::new();
-        for line in &self.form.lines {
+        for (position, line) in self.form.lines.iter().enumerate() {
             if !line.ytd {
                 continue;
             }
-            let (Some(this), Some(ytd)) = (self.value(&line.code, Col::This), self.value(&line.code, Col::Ytd)) else {
+            let (Some(this), Some(ytd)) = (self.value_at(position, Col::This), self.value_at(position, Col::Ytd))
+            else {
                 continue;
             };
-            let tolerance = self.tolerance(&[line.code.as_str()]);
+            let tolerance = self.tolerance_of(line);
             // The words are written only for a line that fails.
             let previous = if first_month {
                 None
             } else {
-                let Some(previous) = self.stored(1, &line.code).and_then(|h| h.ytd) else {
+                let stored = last_month.and_then(|m| m.line(codes, position, &line.code));
+                let Some(previous) = stored.and_then(|h| h.ytd) else {
                     continue;
                 };
                 Some(previous)
@@ -732,7 +736,7 @@ impl Checker<'_> {
             .collect();
         let codes = self.form.line_codes();
         for (position, line) in self.form.lines.iter().enumerate() {
-            let Some(x) = self.value(&line.code, Col::This) else {
+            let Some(x) = self.value_at(position, Col::This) else {
                 continue;
             };
             let mut past: Vec<f64> = window
