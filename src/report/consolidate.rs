@@ -404,6 +404,66 @@ impl Figures {
     }
 }
 
+/// Every (unit, month, line) cell a window's figures need, as columns: the
+/// months each unit reported in, for each line. Stored rows outside them do
+/// not count.
+#[derive(Debug, Default, PartialEq)]
+struct NeededCells {
+    key: Vec<u64>,
+    unit_month: Vec<u64>,
+    month: Vec<i32>,
+    /// Whether the line is a flow (its months add up).
+    flow: Vec<bool>,
+    /// Where the figure goes: `line position × units + unit position`.
+    order: Vec<u32>,
+}
+
+impl NeededCells {
+    /// The cells of `roster`'s months for `units` and `lines`, whose ids in
+    /// the stored frame are `unit_id` and `line_id` (by position), made in
+    /// key order like the stored frame's rows: units by id, each unit's
+    /// months oldest first, lines by id. Made in order rather than sorted:
+    /// a national year's 626,000 cells sorted as tuples were the report's
+    /// largest allocation.
+    fn of(roster: &Roster, units: &[String], unit_id: &[u32], lines: &[&Line], line_id: &[u32]) -> NeededCells {
+        let position: HashMap<&str, usize> = units.iter().enumerate().map(|(i, c)| (c.as_str(), i)).collect();
+        let mut months_of: Vec<Vec<i32>> = vec![Vec::new(); units.len()];
+        for (month, codes) in roster.months() {
+            let m = month.month_ordinal() as i32;
+            for code in codes {
+                if let Some(&u) = position.get(code.as_str()) {
+                    months_of[u].push(m);
+                }
+            }
+        }
+        let mut unit_order: Vec<usize> = (0..units.len()).collect();
+        unit_order.sort_by_key(|&u| unit_id[u]);
+        let mut line_order: Vec<usize> = (0..lines.len()).collect();
+        line_order.sort_by_key(|&l| line_id[l]);
+        let n = months_of.iter().map(Vec::len).sum::<usize>() * lines.len();
+        let mut cells = NeededCells {
+            key: Vec::with_capacity(n),
+            unit_month: Vec::with_capacity(n),
+            month: Vec::with_capacity(n),
+            flow: Vec::with_capacity(n),
+            order: Vec::with_capacity(n),
+        };
+        for &u in &unit_order {
+            for &m in &months_of[u] {
+                let unit_month = unit_month_key(unit_id[u], m);
+                for &l in &line_order {
+                    cells.key.push(cell_key(unit_id[u], m, line_id[l]));
+                    cells.unit_month.push(unit_month);
+                    cells.month.push(m);
+                    cells.flow.push(lines[l].agg == Agg::Sum);
+                    cells.order.push((l * units.len() + u) as u32);
+                }
+            }
+        }
+        cells
+    }
+}
+
 /// The figures of `lines` for the units and months of `roster`.
 ///
 /// # Errors
@@ -419,35 +479,13 @@ pub fn consolidate(stored: &StoredFrame, lines: &[&Line], roster: &Roster) -> Re
     let unit_id = ids_for(&mut unit_ids, &units);
     let mut line_ids = stored.line_ids.clone();
     let line_id = ids_for(&mut line_ids, &line_codes);
-    let position: HashMap<&str, usize> = units.iter().enumerate().map(|(i, c)| (c.as_str(), i)).collect();
-    // (key, unit, month, line) of each needed cell, in key order like the
-    // stored frame's.
-    let mut cells = Vec::new();
-    for (month, codes) in roster.months() {
-        let m = month.month_ordinal() as i32;
-        for code in codes {
-            let Some(&u) = position.get(code.as_str()) else {
-                continue;
-            };
-            cells.extend((0..lines.len()).map(|l| (cell_key(unit_id[u], m, line_id[l]), u, m, l)));
-        }
-    }
-    cells.sort_unstable();
-    let g_key = cells.iter().map(|c| c.0).collect();
-    let g_unit_month: Vec<u64> = cells
-        .iter()
-        .map(|&(_, u, m, _)| unit_month_key(unit_id[u], m))
-        .collect();
-    let g_month: Vec<i32> = cells.iter().map(|c| c.2).collect();
-    let g_flow: Vec<bool> = cells.iter().map(|&(_, _, _, l)| lines[l].agg == Agg::Sum).collect();
-    let g_order: Vec<u32> = cells.iter().map(|&(_, u, _, l)| (l * units.len() + u) as u32).collect();
-    drop(cells);
+    let cells = NeededCells::of(roster, &units, &unit_id, lines, &line_id);
     let needed = DataFrame::new_infer_height(vec![
-        key_column(g_key),
-        Column::new("unit_month".into(), g_unit_month),
-        Column::new("month".into(), g_month),
-        Column::new("flow".into(), g_flow),
-        Column::new("order".into(), g_order),
+        key_column(cells.key),
+        Column::new("unit_month".into(), cells.unit_month),
+        Column::new("month".into(), cells.month),
+        Column::new("flow".into(), cells.flow),
+        Column::new("order".into(), cells.order),
     ])
     .map_err(polars_error)?;
 
@@ -696,6 +734,66 @@ mod tests {
     fn key_columns_are_flagged_sorted_only_when_they_are() {
         assert_eq!(key_column(vec![1, 2, 2, 9]).is_sorted_flag(), IsSorted::Ascending);
         assert_eq!(key_column(vec![1, 3, 2]).is_sorted_flag(), IsSorted::Not);
+    }
+
+    /// The needed cells, made in order, against every (unit, month, line)
+    /// tuple of the roster sorted: the same cells, in key order (so the
+    /// joins merge), whatever order the ids run in against the roster's
+    /// units and the form's lines, and with units missing from some months.
+    #[test]
+    fn needed_cells_come_in_key_order_and_are_every_cell_of_the_roster() {
+        let lines = [line("B01", Agg::Sum), line("A01", Agg::Last), line("B02", Agg::Sum)];
+        let lines: Vec<&Line> = lines.iter().collect();
+        let units: Vec<String> = ["061", "062", "063", "064"].map(String::from).to_vec();
+        // Ids out of the roster's and the form's order, as when the store
+        // met the codes in another order.
+        let unit_id = [7, 2, 9, 0];
+        let line_id = [5, 1, 3];
+        let months: Vec<(Period, Vec<Unit>)> = (1..=4)
+            .map(|m| {
+                let month = Period::month(2015, m);
+                // 064 from March only, 062 until February only.
+                let list = units
+                    .iter()
+                    .filter(|u| !(u.as_str() == "064" && m < 3 || u.as_str() == "062" && m > 2))
+                    .map(|u| unit(u))
+                    .collect();
+                (month, list)
+            })
+            .collect();
+        let roster = Roster::new(months);
+        assert_eq!(roster.codes(), units, "the roster keeps the units in first appearance");
+
+        let cells = NeededCells::of(&roster, &units, &unit_id, &lines, &line_id);
+
+        let mut tuples = Vec::new();
+        for (month, codes) in roster.months() {
+            let m = month.month_ordinal() as i32;
+            for code in codes {
+                let u = units.iter().position(|c| c == code).unwrap();
+                for (l, &id) in line_id.iter().enumerate() {
+                    tuples.push((cell_key(unit_id[u], m, id), u, m, l));
+                }
+            }
+        }
+        tuples.sort_unstable();
+        let expected = NeededCells {
+            key: tuples.iter().map(|t| t.0).collect(),
+            unit_month: tuples
+                .iter()
+                .map(|&(_, u, m, _)| unit_month_key(unit_id[u], m))
+                .collect(),
+            month: tuples.iter().map(|t| t.2).collect(),
+            flow: tuples.iter().map(|&(_, _, _, l)| lines[l].agg == Agg::Sum).collect(),
+            order: tuples
+                .iter()
+                .map(|&(_, u, _, l)| (l * units.len() + u) as u32)
+                .collect(),
+        };
+        // 4 units × 4 months, less 064's two and 062's two, × 3 lines.
+        assert_eq!(cells.key.len(), 12 * 3);
+        assert_eq!(cells, expected);
+        assert!(cells.key.windows(2).all(|pair| pair[0] < pair[1]));
     }
 
     /// Every figure of random stores, rows in any order, against a direct
