@@ -455,7 +455,7 @@ fn next_right(sheet: &Sheet, row: u32, col: u32) -> Option<(u32, &Cell)> {
 
 fn text_of(value: &CellValue) -> Option<&str> {
     match value {
-        CellValue::Text(t) => Some(t.as_str()),
+        CellValue::Text(t) => Some(&**t),
         _ => None,
     }
 }
@@ -473,7 +473,7 @@ fn find_labelled_cell(sheet: &Sheet, label: &str) -> Option<(String, CellValue)>
     }
     for (&(row, col), cell) in &sheet.cells {
         if let Some(rest) = text_of(&cell.value).and_then(|t| same_cell_value(t, &key, false)) {
-            return Some((a1(row, col), CellValue::Text(rest)));
+            return Some((a1(row, col), CellValue::Text(rest.into())));
         }
     }
     None

@@ -23,6 +23,7 @@ use std::fmt;
 use std::io::{Cursor, Read};
 use std::ops::{Bound, RangeBounds};
 use std::path::Path;
+use std::sync::Arc;
 
 use calamine::{Data, DataRef, Ods, OdsError, Reader, SheetType, Xls, XlsError, Xlsb, Xlsx};
 use chrono::NaiveDateTime;
@@ -79,7 +80,9 @@ pub enum CellValue {
     /// No value (also an empty text, and a formula whose result was never stored).
     Empty,
     Number(f64),
-    Text(String),
+    /// Text, shared with the workbook's table of strings when it came from
+    /// there (a return shows the same labels in every file).
+    Text(Arc<str>),
     Bool(bool),
     /// An Excel error value, as Excel shows it: `#REF!`, `#DIV/0!`, …
     Error(String),
@@ -103,7 +106,7 @@ impl CellValue {
         match self {
             CellValue::Empty => String::new(),
             CellValue::Number(x) => format_number(*x),
-            CellValue::Text(t) => t.clone(),
+            CellValue::Text(t) => t.to_string(),
             CellValue::Bool(true) => "TRUE".into(),
             CellValue::Bool(false) => "FALSE".into(),
             CellValue::Error(e) => e.clone(),
@@ -992,7 +995,7 @@ fn text_value(text: String) -> CellValue {
     if text.is_empty() {
         CellValue::Empty
     } else {
-        CellValue::Text(text)
+        CellValue::Text(Arc::from(text))
     }
 }
 

@@ -1070,9 +1070,23 @@ fn insert_rows<T>(
     rows: &[T],
     bind: impl Fn(&mut rusqlite::Statement<'_>, usize, &T) -> rusqlite::Result<()>,
 ) -> rusqlite::Result<()> {
+    let group = format!("({})", vec!["?"; columns].join(", "));
+    // The text of the statement for a batch of `n` rows, made again only
+    // when `n` changes (a full batch, then the rest).
+    let mut sql = String::new();
+    let mut sql_rows = 0;
     for batch in rows.chunks(ROWS_PER_INSERT) {
-        let group = format!("({})", vec!["?"; columns].join(", "));
-        let sql = format!("{head}{}", vec![group; batch.len()].join(", "));
+        if sql_rows != batch.len() {
+            sql.clear();
+            sql.push_str(head);
+            for i in 0..batch.len() {
+                if i > 0 {
+                    sql.push_str(", ");
+                }
+                sql.push_str(&group);
+            }
+            sql_rows = batch.len();
+        }
         let mut stmt = tx.prepare_cached(&sql)?;
         for (i, row) in batch.iter().enumerate() {
             bind(&mut stmt, i * columns, row)?;

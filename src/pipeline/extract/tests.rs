@@ -377,7 +377,7 @@ fn the_quick_label_test_never_turns_away_a_text_that_reads_as_the_label() {
         .iter()
         .flat_map(|sheet| sheet.cells.values())
         .filter_map(|cell| match &cell.value {
-            CellValue::Text(t) => Some(t.clone()),
+            CellValue::Text(t) => Some(t.to_string()),
             _ => None,
         })
         .collect();

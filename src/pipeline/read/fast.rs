@@ -20,6 +20,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::io::{Cursor, Read};
 use std::rc::Rc;
+use std::sync::Arc;
 
 use calamine::{DataRef, ExcelDateTime, ExcelDateTimeType};
 use quick_xml::events::{BytesRef, BytesStart, Event};
@@ -94,7 +95,7 @@ enum Format {
 
 /// What every sheet needs from the rest of the package.
 struct Book {
-    strings: Vec<String>,
+    strings: Vec<Arc<str>>,
     layout: Rc<Layout>,
 }
 
@@ -453,7 +454,7 @@ fn string_item(reader: &mut Reader<&[u8]>, start: &BytesStart<'_>) -> Result<Str
     }
 }
 
-fn shared_strings(xml: &[u8]) -> Result<Vec<String>, Stop> {
+fn shared_strings(xml: &[u8]) -> Result<Vec<Arc<str>>, Stop> {
     // Plain items (one `<t>` each) are scanned directly; rich text and
     // anything else is read event by event.
     match scanned_strings(xml) {
@@ -463,12 +464,12 @@ fn shared_strings(xml: &[u8]) -> Result<Vec<String>, Stop> {
 }
 
 #[cfg(not(test))]
-fn scanned_strings(xml: &[u8]) -> Result<Vec<String>, Stop> {
+fn scanned_strings(xml: &[u8]) -> Result<Vec<Arc<str>>, Stop> {
     scan::shared_strings(xml)
 }
 
 #[cfg(test)]
-fn scanned_strings(xml: &[u8]) -> Result<Vec<String>, Stop> {
+fn scanned_strings(xml: &[u8]) -> Result<Vec<Arc<str>>, Stop> {
     if EVENTS_ONLY.with(std::cell::Cell::get) {
         return Err(Stop::Unsure);
     }
@@ -479,7 +480,7 @@ fn scanned_strings(xml: &[u8]) -> Result<Vec<String>, Stop> {
     read
 }
 
-fn shared_strings_events(xml: &[u8]) -> Result<Vec<String>, Stop> {
+fn shared_strings_events(xml: &[u8]) -> Result<Vec<Arc<str>>, Stop> {
     let mut reader = reader(xml);
     let mut strings = Vec::new();
     loop {
@@ -492,7 +493,7 @@ fn shared_strings_events(xml: &[u8]) -> Result<Vec<String>, Stop> {
                 }
             }
             Event::Start(e) if e.local_name().as_ref() == "si" => {
-                strings.push(string_item(&mut reader, &e)?);
+                strings.push(Arc::from(string_item(&mut reader, &e)?));
             }
             Event::Eof => return Ok(strings),
             _ => {}
@@ -950,7 +951,13 @@ fn typed_value(v: &str, style: Option<&str>, typ: Option<&str>, book: &Book) -> 
                 return Ok(CellValue::Empty);
             }
             let index: usize = v.parse().unwrap_or(0);
-            DataRef::String(book.strings.get(index).ok_or(Stop::Unsure)?.clone())
+            let text = book.strings.get(index).ok_or(Stop::Unsure)?;
+            // The table's text itself, shared, not a copy.
+            return Ok(if text.is_empty() {
+                CellValue::Empty
+            } else {
+                CellValue::Text(Arc::clone(text))
+            });
         }
         Some("b") => match v.trim() {
             "" => DataRef::Empty,

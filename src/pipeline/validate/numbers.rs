@@ -74,16 +74,16 @@ pub fn read_cell(cell: &Cell, kind: LineKind) -> CellRead {
             }
             match parse_text_number(text, kind) {
                 Ok(value) => CellRead::Converted {
-                    read: text.clone(),
+                    read: text.to_string(),
                     value,
                 },
                 Err(TextProblem::Ambiguous) => CellRead::Unreadable {
-                    read: text.clone(),
+                    read: text.to_string(),
                     why_vi: "là chữ và có thể hiểu theo hai cách (dấu chấm/phẩy là phần nghìn hay phần thập phân?)".into(),
                     why_en: "is text that reads two ways (is the separator thousands or decimals?)".into(),
                 },
                 Err(TextProblem::NotANumber) => CellRead::Unreadable {
-                    read: text.clone(),
+                    read: text.to_string(),
                     why_vi: "là chữ, không đọc được thành số".into(),
                     why_en: "is text that is not a number".into(),
                 },

@@ -735,14 +735,19 @@ impl Checker<'_> {
             .filter_map(|n| self.history.get(&self.period.add_months(-n)).copied())
             .collect();
         let codes = self.form.line_codes();
+        // One buffer for every line's past values and their deviations.
+        let mut past: Vec<f64> = Vec::with_capacity(window.len());
+        let mut deviations: Vec<f64> = Vec::with_capacity(window.len());
         for (position, line) in self.form.lines.iter().enumerate() {
             let Some(x) = self.value_at(position, Col::This) else {
                 continue;
             };
-            let mut past: Vec<f64> = window
-                .iter()
-                .filter_map(|month| month.line(codes, position, &line.code).and_then(|h| h.value))
-                .collect();
+            past.clear();
+            past.extend(
+                window
+                    .iter()
+                    .filter_map(|month| month.line(codes, position, &line.code).and_then(|h| h.value)),
+            );
             if past.is_empty() {
                 continue;
             }
@@ -751,7 +756,8 @@ impl Checker<'_> {
             let mut message = None;
             if n >= params.min_history as usize {
                 let med = median(&mut past);
-                let mut deviations: Vec<f64> = past.iter().map(|v| (v - med).abs()).collect();
+                deviations.clear();
+                deviations.extend(past.iter().map(|v| (v - med).abs()));
                 let sd = 1.4826 * median(&mut deviations);
                 let distance = (x - med).abs();
                 let sparse = med == 0.0 && sd == 0.0;

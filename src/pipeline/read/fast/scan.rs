@@ -12,6 +12,8 @@
 //! (and hands what it does not know to calamine). Both give the same cells
 //! and strings; `tests.rs` checks it on every workbook the tests make.
 
+use std::sync::Arc;
+
 use super::{
     cell_ref, formula, range_ref, row_number, typed_value, Book, Cells, FormulaAttributes, Merge, ReadLimits,
     SharedFormula, SheetParts, Stop,
@@ -232,7 +234,7 @@ fn from_root<'x>(xml: &'x [u8], root: &str, also_not_before: &str) -> Result<Sca
 
 /// Scans a shared string table whose items are each one `<t>` (rich text,
 /// phonetic runs and the rest are the event reader's).
-pub(super) fn shared_strings(xml: &[u8]) -> Result<Vec<String>, Stop> {
+pub(super) fn shared_strings(xml: &[u8]) -> Result<Vec<Arc<str>>, Stop> {
     let mut scan = from_root(xml, "<sst", "<si")?;
     let sst = scan.start_tag()?;
     if sst.name != "sst" {
@@ -251,7 +253,7 @@ pub(super) fn shared_strings(xml: &[u8]) -> Result<Vec<String>, Stop> {
             return Err(Stop::Unsure);
         }
         if si.empty {
-            strings.push(String::new());
+            strings.push(Arc::from(""));
             continue;
         }
         let t = scan.start_tag()?;
@@ -262,21 +264,21 @@ pub(super) fn shared_strings(xml: &[u8]) -> Result<Vec<String>, Stop> {
         if !scan.end_tag("si")? {
             return Err(Stop::Unsure);
         }
+        let unescaped;
         let mut text = if raw.contains('&') {
-            unescape(raw)?
+            unescaped = unescape(raw)?;
+            unescaped.as_str()
         } else {
-            raw.to_string()
+            raw
         };
-        if super::has_escape(&text) {
+        if super::has_escape(text) {
             return Err(Stop::Unsure);
         }
         if attribute(t.attributes, "space")? != Some("preserve") {
-            let trimmed = text.trim_matches([' ', '\t', '\n']);
-            if trimmed.len() != text.len() {
-                text = trimmed.to_string();
-            }
+            text = text.trim_matches([' ', '\t', '\n']);
         }
-        strings.push(text);
+        // Shared: every cell showing the string holds this one text.
+        strings.push(Arc::from(text));
     }
     Ok(strings)
 }
