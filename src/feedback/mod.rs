@@ -9,13 +9,16 @@ mod package;
 mod reference;
 mod xlsx;
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::Path;
+use std::rc::Rc;
+use std::sync::{Arc, Weak};
 
-use xlsx::{Sheet, Style};
+use xlsx::{SharedStrings, Sheet, Style};
 
 use crate::atomic::{write_atomically, Content, Staged};
-use crate::domain::{Form, Severity};
+use crate::domain::{Form, LineCodes, Severity};
 use crate::error::Error;
 use crate::findings::Finding;
 use crate::store::{Status, StoredValue};
@@ -60,9 +63,77 @@ pub fn stage_feedback(staged: &Staged, path: &Path, input: &FeedbackInput<'_>) -
 
 fn feedback_bytes(path: &Path, input: &FeedbackInput<'_>) -> Result<Vec<u8>, Error> {
     let created = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
-    xlsx::package([summary_sheet(input), values_sheet(input)], &created).map_err(|e| Error::Workbook {
+    let strings = strings_of(input.form);
+    xlsx::package(
+        [summary_sheet(input), values_sheet(input, &strings)],
+        &strings,
+        &created,
+    )
+    .map_err(|e| Error::Workbook {
         path: path.to_path_buf(),
         message: e.to_string(),
+    })
+}
+
+/// The values sheet's column headers.
+const VALUES_HEADERS: [&str; 7] = [
+    "Mã số",
+    "Chỉ tiêu",
+    "Đơn vị tính",
+    "Ô",
+    "Kỳ này",
+    "Lũy kế từ đầu năm",
+    "Nhận xét",
+];
+
+/// The shared string of the code (`0`), label (`1`) or unit (`2`) of the
+/// form's line at `position`, in [`form_strings`]' order.
+fn line_string(position: usize, which: usize) -> usize {
+    VALUES_HEADERS.len() + 3 * position + which
+}
+
+/// The texts every feedback workbook of `form` shows: the values sheet's
+/// headers, then each line's code, label and unit, in form order.
+fn form_strings(form: Option<&Form>) -> SharedStrings {
+    let lines = form.map_or(&[][..], |f| &f.lines[..]);
+    let texts = VALUES_HEADERS.into_iter().chain(
+        lines
+            .iter()
+            .flat_map(|l| [l.code.as_str(), l.label.as_str(), l.unit.as_str()]),
+    );
+    SharedStrings::new(texts)
+}
+
+/// Shared strings made, by the form they were made for (none: a file whose
+/// form is not known), on each thread that writes feedback.
+type MadeStrings = Vec<(Option<Weak<LineCodes>>, Rc<SharedStrings>)>;
+
+thread_local! {
+    static MADE_STRINGS: RefCell<MadeStrings> = const { RefCell::new(Vec::new()) };
+}
+
+/// [`form_strings`] of `form`, made once per form on each thread. A form is
+/// known by its line codes (`Arc`, shared by a form and its clones only): a
+/// form dropped and another made at its place is not taken for it, since
+/// the weak reference kept here no longer upgrades.
+fn strings_of(form: Option<&Form>) -> Rc<SharedStrings> {
+    let key = form.map(Form::line_codes);
+    let same = |made: &Option<Weak<LineCodes>>| match (made, key) {
+        (None, None) => true,
+        (Some(made), Some(codes)) => made.upgrade().is_some_and(|made| Arc::ptr_eq(&made, codes)),
+        _ => false,
+    };
+    MADE_STRINGS.with_borrow_mut(|made| {
+        if let Some((_, strings)) = made.iter().find(|(k, _)| same(k)) {
+            return Rc::clone(strings);
+        }
+        let strings = Rc::new(form_strings(form));
+        // A pass meets one form or two; a few are kept.
+        if made.len() >= 4 {
+            made.remove(0);
+        }
+        made.push((key.map(Arc::downgrade), Rc::clone(&strings)));
+        strings
     })
 }
 
@@ -217,22 +288,11 @@ fn row_height(message: &str, label: &str, expected: &str) -> Option<f64> {
 
 /// The second sheet: every value as read, the lines with a finding shaded
 /// and the findings' messages beside them.
-fn values_sheet(input: &FeedbackInput<'_>) -> Sheet {
+fn values_sheet(input: &FeedbackInput<'_>, strings: &SharedStrings) -> Sheet {
     let mut sheet = Sheet::new();
     sheet.row(0, None);
-    for (col, header) in [
-        "Mã số",
-        "Chỉ tiêu",
-        "Đơn vị tính",
-        "Ô",
-        "Kỳ này",
-        "Lũy kế từ đầu năm",
-        "Nhận xét",
-    ]
-    .into_iter()
-    .enumerate()
-    {
-        sheet.text(col as u16, header, Style::Header);
+    for (col, header) in VALUES_HEADERS.into_iter().enumerate() {
+        sheet.shared_text(col as u16, header, strings, col, Style::Header);
     }
     let mut worst: HashMap<&str, (Severity, Vec<String>)> = HashMap::new();
     for f in input.findings {
@@ -250,11 +310,15 @@ fn values_sheet(input: &FeedbackInput<'_>) -> Sheet {
             Some((Severity::Warning, notes)) => (Style::WarningCell, notes.join("\n")),
             None => (Style::Cell, String::new()),
         };
-        let line = input.form.and_then(|f| f.line(&v.line));
+        let position = input.form.and_then(|f| f.line_index(&v.line));
+        let line = input.form.zip(position).map(|(f, p)| &f.lines[p]);
+        // A line of another form has no shared string: its code is written
+        // in the cell (`shared_text` writes any text the string is not).
+        let at = |which| position.map_or(usize::MAX, |p| line_string(p, which));
         sheet.row(i as u32 + 1, None);
-        sheet.text(0, &v.line, style);
-        sheet.text(1, line.map(|l| l.label.as_str()).unwrap_or(""), style);
-        sheet.text(2, line.map(|l| l.unit.as_str()).unwrap_or(""), style);
+        sheet.shared_text(0, &v.line, strings, at(0), style);
+        sheet.shared_text(1, line.map(|l| l.label.as_str()).unwrap_or(""), strings, at(1), style);
+        sheet.shared_text(2, line.map(|l| l.unit.as_str()).unwrap_or(""), strings, at(2), style);
         sheet.text(3, v.cell.as_deref().unwrap_or(""), style);
         match v.value {
             Some(x) => sheet.number(4, x, style),
@@ -418,5 +482,120 @@ mod tests {
         assert_eq!(shaded("FFFFC7CE"), 9);
         assert_eq!(shaded("FFFFEB9C"), 9);
         assert_eq!(elements(&summary, "hyperlink").len(), 2);
+    }
+
+    /// The form's texts go into the shared strings in [`line_string`]'s
+    /// order and the values sheet names them by number; a line the form
+    /// does not have keeps its code in the cell. Read back, each cell shows
+    /// its own line's text (calamine resolves the numbers), as the
+    /// reference test checks for whole workbooks.
+    #[test]
+    fn the_values_sheet_names_the_forms_texts_by_number_and_writes_the_others_in_the_cell() {
+        let form = Form::embedded().expect("the shipped form");
+        let values: Vec<StoredValue> = [form.lines[0].code.as_str(), "Z99", form.lines[5].code.as_str()]
+            .iter()
+            .map(|line| StoredValue {
+                line: (*line).into(),
+                value: Some(1.0),
+                ytd: None,
+                cell: Some("E20".into()),
+            })
+            .collect();
+        let input = FeedbackInput {
+            file_name: "f.xlsx",
+            received_at: "2015-02-05T03:00:00Z",
+            timezone: chrono_tz::Asia::Ho_Chi_Minh,
+            status: Status::Accepted,
+            unit: Some(("061", "Huyện Ba Bể")),
+            period: Some("Tháng 1 năm 2015".into()),
+            form: Some(&form),
+            values: &values,
+            findings: &[],
+            supersedes: None,
+        };
+        let bytes = feedback_bytes(Path::new("f.xlsx"), &input).expect("a workbook");
+        let strings: Vec<String> = {
+            let sst = part(&bytes, "xl/sharedStrings.xml");
+            let mut reader = quick_xml::Reader::from_str(&sst);
+            let mut out = Vec::new();
+            let mut text = None;
+            loop {
+                match reader.read_event().expect("xml") {
+                    Event::Start(e) if e.local_name().as_ref() == "t" => text = Some(String::new()),
+                    Event::Text(t) => {
+                        if let Some(text) = &mut text {
+                            text.push_str(&t.xml10_content());
+                        }
+                    }
+                    Event::GeneralRef(r) => {
+                        if let Some(text) = &mut text {
+                            text.push_str(match r.as_ref() {
+                                "amp" => "&",
+                                "lt" => "<",
+                                "gt" => ">",
+                                other => panic!("an entity the writer does not use: {other}"),
+                            });
+                        }
+                    }
+                    Event::End(e) if e.local_name().as_ref() == "t" => out.extend(text.take()),
+                    Event::Eof => break,
+                    _ => {}
+                }
+            }
+            out
+        };
+        assert_eq!(strings.len(), VALUES_HEADERS.len() + 3 * form.lines.len());
+        assert_eq!(strings[..VALUES_HEADERS.len()], VALUES_HEADERS.map(String::from));
+        for (p, line) in form.lines.iter().enumerate() {
+            assert_eq!(strings[line_string(p, 0)], line.code);
+            assert_eq!(strings[line_string(p, 1)], line.label);
+            assert_eq!(strings[line_string(p, 2)], line.unit);
+        }
+        let sheet = part(&bytes, "xl/worksheets/sheet2.xml");
+        let cells: HashMap<String, HashMap<String, String>> =
+            elements(&sheet, "c").into_iter().map(|c| (c["r"].clone(), c)).collect();
+        let shared = |cell: &str| cells[cell].get("t").map(String::as_str) == Some("s");
+        assert!(["A1", "B1", "G1", "A2", "B2", "C2", "A4", "B4", "C4"]
+            .iter()
+            .all(|c| shared(c)));
+        assert_eq!(
+            cells["A3"].get("t").map(String::as_str),
+            Some("inlineStr"),
+            "Z99 is not the form's"
+        );
+        assert!(!shared("B3") && !shared("C3"), "no label nor unit for Z99");
+        assert!(!shared("D2"), "the cell read stays in the cell");
+        use calamine::Reader as _;
+        let mut book: calamine::Xlsx<_> = calamine::Xlsx::new(Cursor::new(&bytes)).expect("opens");
+        let range = book.worksheet_range(VALUES_SHEET).expect("values sheet");
+        let text = |row: u32, col: u32| range.get_value((row, col)).map(|v| v.to_string()).unwrap_or_default();
+        assert_eq!(
+            (text(1, 0), text(1, 1), text(1, 2)),
+            (
+                form.lines[0].code.clone(),
+                form.lines[0].label.clone(),
+                form.lines[0].unit.clone()
+            )
+        );
+        assert_eq!(text(2, 0), "Z99");
+        assert_eq!(
+            (text(3, 0), text(3, 1)),
+            (form.lines[5].code.clone(), form.lines[5].label.clone())
+        );
+    }
+
+    /// One table of strings per form and thread: the same form (or a clone
+    /// of it) gets the one made before, another form or none its own.
+    #[test]
+    fn shared_strings_are_made_once_per_form() {
+        let form = Form::embedded().expect("the shipped form");
+        let clone = form.clone();
+        let other = Form::embedded().expect("the shipped form");
+        let first = strings_of(Some(&form));
+        assert!(Rc::ptr_eq(&first, &strings_of(Some(&form))));
+        assert!(Rc::ptr_eq(&first, &strings_of(Some(&clone))));
+        assert!(!Rc::ptr_eq(&first, &strings_of(Some(&other))));
+        assert!(!Rc::ptr_eq(&first, &strings_of(None)));
+        assert!(Rc::ptr_eq(&strings_of(None), &strings_of(None)));
     }
 }
