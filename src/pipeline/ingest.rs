@@ -8,7 +8,8 @@
 //! sort out          content stored before: a duplicate, or a file an
 //!                   interrupted pass left to file now
 //! check_one         a unit's files in arrival order, units in
-//!                   parallel, against the stored history        → InHand<Checked>
+//!                   parallel, against the stored history        → Checked
+//!                   and made ready to store (rows, places)      → InHand<ToStore>
 //! record            one transaction per chunk, in arrival order → InHand<Stored>
 //! feedback          the district's workbook, under a temporary name
 //! file away         the workbook in place, durably; the file
@@ -241,13 +242,13 @@ impl<T> InHand<T> {
     }
 }
 
-/// A checked file taken into its chunk's transaction: its rows and places,
-/// and the paths and times the store keeps, owned here for the chunk's
-/// [`NewSubmission`]s to borrow.
+/// A checked file made ready for its chunk's transaction: its rows and
+/// places, and the paths and times the store keeps, owned here for the
+/// chunk's [`NewSubmission`]s to borrow. Made on the check pool, beside
+/// the checks, so that the storing thread (the pass's critical path) only
+/// writes.
 #[derive(Debug)]
 struct ToStore {
-    arrival: usize,
-    file: Received,
     checked: Checked,
     rows: StoredRows,
     place: Placement,
@@ -258,12 +259,7 @@ struct ToStore {
 }
 
 impl ToStore {
-    fn of(settings: &Settings, item: InHand<Checked>) -> ToStore {
-        let InHand {
-            arrival,
-            file,
-            stage: mut checked,
-        } = item;
+    fn of(settings: &Settings, file: &Received, mut checked: Checked) -> ToStore {
         let place = Placement::of(settings, &file.name, &file.sha256, &checked.claimed, checked.status());
         let rows = checked.return_.take().map_or_else(StoredRows::default, |ret| {
             let form = settings.form(&ret.form_code, ret.version);
@@ -271,54 +267,51 @@ impl ToStore {
         });
         let root = &settings.paths.root;
         ToStore {
-            arrival,
             stored_path: relative_to(root, &place.stored),
             feedback_path: relative_to(root, &place.feedback),
             received_at: iso(file.received),
             processed_at: now_iso(),
-            file,
             checked,
             rows,
             place,
         }
     }
+}
 
+impl InHand<ToStore> {
     /// What the store records: submission, values, flags, findings.
     fn new_submission(&self, run_id: Option<i64>) -> NewSubmission<'_> {
-        let claimed = &self.checked.claimed;
+        let ready = &self.stage;
+        let claimed = &ready.checked.claimed;
         NewSubmission {
             run_id,
             file_name: &self.file.name,
             sha256: &self.file.sha256,
             size: self.file.size,
-            received_at: &self.received_at,
-            processed_at: &self.processed_at,
+            received_at: &ready.received_at,
+            processed_at: &ready.processed_at,
             unit_code: claimed.unit_code.as_deref(),
             unit_name: claimed.unit_name.as_deref(),
             period: claimed.period,
             form_code: claimed.form_code.as_deref(),
             form_version: claimed.version,
-            status: self.checked.status(),
-            values: &self.rows.values,
-            communes: &self.rows.communes,
-            findings: &self.checked.findings,
-            stored_path: &self.stored_path,
-            feedback_path: Some(&self.feedback_path),
+            status: ready.checked.status(),
+            values: &ready.rows.values,
+            communes: &ready.rows.communes,
+            findings: &ready.checked.findings,
+            stored_path: &ready.stored_path,
+            feedback_path: Some(&ready.feedback_path),
         }
     }
 
     /// Once the chunk's transaction has committed.
     fn stored(self, recorded: Recorded) -> InHand<Stored> {
-        InHand {
-            arrival: self.arrival,
-            file: self.file,
-            stage: Stored {
-                checked: self.checked,
-                rows: self.rows,
-                place: self.place,
-                recorded,
-            },
-        }
+        self.next(|ready| Stored {
+            checked: ready.checked,
+            rows: ready.rows,
+            place: ready.place,
+            recorded,
+        })
     }
 }
 
@@ -387,8 +380,8 @@ struct UnitQueue<T> {
 impl UnitQueue<Extracted> {
     /// Checks the unit's files in arrival order; each accepted return
     /// becomes the history of the files after it (not in a dry run, which
-    /// stores nothing).
-    fn check(self, settings: &Settings, today: NaiveDate, remember: bool) -> UnitQueue<Checked> {
+    /// stores nothing). Each file is then made ready to store.
+    fn check(self, settings: &Settings, today: NaiveDate, remember: bool) -> UnitQueue<ToStore> {
         let mut history = self.history;
         let mut files = Vec::with_capacity(self.files.len());
         for item in self.files {
@@ -397,10 +390,11 @@ impl UnitQueue<Extracted> {
             if remember && checked.status().is_accepted() {
                 history.remember(&checked);
             }
+            let ready = ToStore::of(settings, &file, checked);
             files.push(InHand {
                 arrival,
                 file,
-                stage: checked,
+                stage: ready,
             });
         }
         UnitQueue { history, files }
@@ -415,7 +409,7 @@ fn check_queues(
     today: NaiveDate,
     remember: bool,
     pool: &rayon::ThreadPool,
-) -> Vec<UnitQueue<Checked>> {
+) -> Vec<UnitQueue<ToStore>> {
     pool.install(|| {
         queues
             .into_par_iter()
@@ -429,7 +423,7 @@ fn check_queues(
 /// many files the chunk had.
 #[derive(Debug)]
 struct CheckedChunk {
-    files: Vec<InHand<Checked>>,
+    files: Vec<InHand<ToStore>>,
     repeats: Vec<Received>,
     size: usize,
 }
@@ -670,7 +664,7 @@ impl<'a> Batch<'a> {
     /// Puts the checked units' histories back and the chunk's files in
     /// arrival order; until the chunk is stored, its content counts as
     /// met (a copy in the next chunk is a second copy).
-    fn rejoin(&mut self, checked: Vec<UnitQueue<Checked>>, repeats: Vec<Received>, size: usize) -> CheckedChunk {
+    fn rejoin(&mut self, checked: Vec<UnitQueue<ToStore>>, repeats: Vec<Received>, size: usize) -> CheckedChunk {
         let mut files = Vec::new();
         for queue in checked {
             self.history.join(queue.history);
@@ -688,14 +682,14 @@ impl<'a> Batch<'a> {
     /// into the chunk: after a stop, the files taken before it are stored
     /// (and go on to be filed) and the rest stay in the inbox for the next
     /// pass.
-    fn record_in_order(&mut self, checked: Vec<InHand<Checked>>) -> Result<Vec<InHand<Stored>>, Error> {
+    fn record_in_order(&mut self, checked: Vec<InHand<ToStore>>) -> Result<Vec<InHand<Stored>>, Error> {
         let mut taken = Vec::with_capacity(checked.len());
         for item in checked {
             if stop_requested() {
                 tracing::info!("Stop requested: the remaining files stay in the inbox");
                 break;
             }
-            let status = item.stage.status();
+            let status = item.stage.checked.status();
             self.summary.counts.seen += 1;
             match status {
                 Status::Accepted => self.summary.counts.accepted += 1,
@@ -703,20 +697,20 @@ impl<'a> Batch<'a> {
                 Status::Rejected => self.summary.counts.rejected += 1,
             }
             if self.options.dry_run {
-                let claimed = &item.stage.claimed;
+                let checked = item.stage.checked;
                 self.summary.files.push(FileOutcome {
                     file: item.file.name,
                     status: Some(status),
                     duplicate: false,
                     superseded: false,
-                    unit: claimed.unit_code.clone(),
-                    period: claimed.period.map(|p| p.to_string()),
-                    findings: item.stage.findings,
+                    unit: checked.claimed.unit_code,
+                    period: checked.claimed.period.map(|p| p.to_string()),
+                    findings: checked.findings,
                     filed_to: None,
                 });
                 continue;
             }
-            taken.push(ToStore::of(self.settings, item));
+            taken.push(item);
         }
         let chunk: Vec<NewSubmission<'_>> = taken.iter().map(|item| item.new_submission(self.run)).collect();
         let recorded = self.store.record_chunk(&chunk)?;
