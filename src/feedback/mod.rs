@@ -292,7 +292,7 @@ fn values_sheet(input: &FeedbackInput<'_>, strings: &SharedStrings) -> Sheet {
     let mut sheet = Sheet::new();
     sheet.row(0, None);
     for (col, header) in VALUES_HEADERS.into_iter().enumerate() {
-        sheet.shared_text(col as u16, header, strings, col, Style::Header);
+        sheet.shared_text(col as u16, header, strings, Some(col), Style::Header);
     }
     let mut worst: HashMap<&str, (Severity, Vec<String>)> = HashMap::new();
     for f in input.findings {
@@ -313,8 +313,8 @@ fn values_sheet(input: &FeedbackInput<'_>, strings: &SharedStrings) -> Sheet {
         let position = input.form.and_then(|f| f.line_index(&v.line));
         let line = input.form.zip(position).map(|(f, p)| &f.lines[p]);
         // A line of another form has no shared string: its code is written
-        // in the cell (`shared_text` writes any text the string is not).
-        let at = |which| position.map_or(usize::MAX, |p| line_string(p, which));
+        // in the cell (as is any text the string is not).
+        let at = |which| position.map(|p| line_string(p, which));
         sheet.row(i as u32 + 1, None);
         sheet.shared_text(0, &v.line, strings, at(0), style);
         sheet.shared_text(1, line.map(|l| l.label.as_str()).unwrap_or(""), strings, at(1), style);
@@ -358,6 +358,23 @@ mod tests {
         let mut text = String::new();
         zip.by_name(name).expect(name).read_to_string(&mut text).expect("text");
         text
+    }
+
+    /// The feedback workbook of unit 061's January 2015 file `f.xlsx`.
+    fn workbook(status: Status, form: Option<&Form>, values: &[StoredValue], findings: &[Finding]) -> Vec<u8> {
+        let input = FeedbackInput {
+            file_name: "f.xlsx",
+            received_at: "2015-02-05T03:00:00Z",
+            timezone: chrono_tz::Asia::Ho_Chi_Minh,
+            status,
+            unit: Some(("061", "Huyện Ba Bể")),
+            period: Some("Tháng 1 năm 2015".into()),
+            form,
+            values,
+            findings,
+            supersedes: None,
+        };
+        feedback_bytes(Path::new("f.xlsx"), &input).expect("a workbook")
     }
 
     /// Every `<name …>` element's attributes, in order.
@@ -428,19 +445,7 @@ mod tests {
                 .line(line, "nhãn")
         };
         let findings = [finding(Severity::Error, "A02"), finding(Severity::Warning, "A03")];
-        let input = FeedbackInput {
-            file_name: "f.xlsx",
-            received_at: "2015-02-05T03:00:00Z",
-            timezone: chrono_tz::Asia::Ho_Chi_Minh,
-            status: Status::Rejected,
-            unit: Some(("061", "Huyện Ba Bể")),
-            period: Some("Tháng 1 năm 2015".into()),
-            form: None,
-            values: &values,
-            findings: &findings,
-            supersedes: None,
-        };
-        let bytes = feedback_bytes(Path::new("f.xlsx"), &input).expect("a workbook");
+        let bytes = workbook(Status::Rejected, None, &values, &findings);
         let styles = part(&bytes, "xl/styles.xml");
         let sheet = part(&bytes, "xl/worksheets/sheet2.xml");
         let cells = elements(&sheet, "c");
@@ -501,19 +506,7 @@ mod tests {
                 cell: Some("E20".into()),
             })
             .collect();
-        let input = FeedbackInput {
-            file_name: "f.xlsx",
-            received_at: "2015-02-05T03:00:00Z",
-            timezone: chrono_tz::Asia::Ho_Chi_Minh,
-            status: Status::Accepted,
-            unit: Some(("061", "Huyện Ba Bể")),
-            period: Some("Tháng 1 năm 2015".into()),
-            form: Some(&form),
-            values: &values,
-            findings: &[],
-            supersedes: None,
-        };
-        let bytes = feedback_bytes(Path::new("f.xlsx"), &input).expect("a workbook");
+        let bytes = workbook(Status::Accepted, Some(&form), &values, &[]);
         let strings: Vec<String> = {
             let sst = part(&bytes, "xl/sharedStrings.xml");
             let mut reader = quick_xml::Reader::from_str(&sst);

@@ -186,25 +186,27 @@ impl Sheet {
             return;
         }
         self.open(col, style);
-        let text = truncated(text);
-        let preserve = text.starts_with([' ', '\t', '\n']) || text.ends_with([' ', '\t', '\n']);
-        self.data.push_str(" t=\"inlineStr\"><is><t");
-        if preserve {
-            self.data.push_str(" xml:space=\"preserve\"");
-        }
-        self.data.push('>');
-        push_text(&mut self.data, &text);
-        self.data.push_str("</t></is></c>");
+        self.data.push_str(" t=\"inlineStr\"><is>");
+        push_t(&mut self.data, &truncated(text));
+        self.data.push_str("</is></c>");
     }
 
     /// A text cell, as string `index` of the workbook's shared strings
     /// ([`SharedStrings`]) when that string is `text`, and in the cell
-    /// otherwise; an empty text is a blank cell with the style.
-    pub(super) fn shared_text(&mut self, col: u16, text: &str, strings: &SharedStrings, index: usize, style: Style) {
-        if text.is_empty() || !strings.holds(index, text) {
+    /// otherwise (no index, or another text); an empty text is a blank
+    /// cell with the style.
+    pub(super) fn shared_text(
+        &mut self,
+        col: u16,
+        text: &str,
+        strings: &SharedStrings,
+        index: Option<usize>,
+        style: Style,
+    ) {
+        let Some(index) = index.filter(|&i| !text.is_empty() && strings.holds(i, text)) else {
             self.text(col, text, style);
             return;
-        }
+        };
         self.open(col, style);
         self.data.push_str(" t=\"s\"><v>");
         self.data.push_str(itoa::Buffer::new().format(index));
@@ -329,6 +331,19 @@ fn column_width(width: f64) -> f64 {
 /// The text cut to Excel's limit, if longer, ending with an ellipsis.
 fn truncated(text: &str) -> Cow<'_, str> {
     cut(text, MAX_CELL_TEXT, "…")
+}
+
+/// A `<t>` element holding `text` (already cut to Excel's limit), its
+/// leading or trailing blanks kept, as a cell's inline string and a shared
+/// string both hold their text.
+fn push_t(out: &mut String, text: &str) {
+    out.push_str("<t");
+    if text.starts_with([' ', '\t', '\n']) || text.ends_with([' ', '\t', '\n']) {
+        out.push_str(" xml:space=\"preserve\"");
+    }
+    out.push('>');
+    push_text(out, text);
+    out.push_str("</t>");
 }
 
 /// Cell text escaped for XML as Excel writes it: `& < >` as entities,
@@ -510,14 +525,10 @@ impl SharedStrings {
         let mut kept = Vec::new();
         for text in texts {
             let text = truncated(text);
-            kept.push(text.to_string());
-            xml.push_str("<si><t");
-            if text.starts_with([' ', '\t', '\n']) || text.ends_with([' ', '\t', '\n']) {
-                xml.push_str(" xml:space=\"preserve\"");
-            }
-            xml.push('>');
-            push_text(&mut xml, &text);
-            xml.push_str("</t></si>");
+            xml.push_str("<si>");
+            push_t(&mut xml, &text);
+            xml.push_str("</si>");
+            kept.push(text.into_owned());
         }
         xml.push_str("</sst>");
         SharedStrings {

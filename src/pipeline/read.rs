@@ -991,11 +991,14 @@ fn dense_to_sparse<'a>(
     Ok(builder)
 }
 
-fn text_value(text: String) -> CellValue {
-    if text.is_empty() {
+/// A text cell's value: an empty text is an empty cell. Takes an owned
+/// text (copied once into the cell) or a workbook's shared string (kept
+/// shared, not copied).
+fn text_value(text: impl AsRef<str> + Into<Arc<str>>) -> CellValue {
+    if text.as_ref().is_empty() {
         CellValue::Empty
     } else {
-        CellValue::Text(Arc::from(text))
+        CellValue::Text(text.into())
     }
 }
 

@@ -931,19 +931,12 @@ impl<'a> Checker<'a> {
     /// Tolerance of a comparison in thousandths of the lines' unit (see
     /// [`rules::thousandths`]): money within the form's tolerance, counts exact.
     fn tolerance(&self, codes: &[&str]) -> i64 {
-        if codes
-            .iter()
-            .any(|c| self.form.line(c).is_some_and(|l| l.kind == LineKind::Money))
-        {
-            rules::thousandths(self.form.money_tolerance)
-        } else {
-            0
-        }
+        self.tolerance_of(codes.iter().filter_map(|c| self.form.line(c)))
     }
 
-    /// [`Checker::tolerance`] of one line.
-    fn tolerance_of(&self, line: &Line) -> i64 {
-        if line.kind == LineKind::Money {
+    /// [`Checker::tolerance`] of lines already at hand.
+    fn tolerance_of<'l>(&self, lines: impl IntoIterator<Item = &'l Line>) -> i64 {
+        if lines.into_iter().any(|l| l.kind == LineKind::Money) {
             rules::thousandths(self.form.money_tolerance)
         } else {
             0

@@ -1071,20 +1071,12 @@ fn insert_rows<T>(
     bind: impl Fn(&mut rusqlite::Statement<'_>, usize, &T) -> rusqlite::Result<()>,
 ) -> rusqlite::Result<()> {
     let group = format!("({})", vec!["?"; columns].join(", "));
-    // The text of the statement for a batch of `n` rows, made again only
-    // when `n` changes (a full batch, then the rest).
-    let mut sql = String::new();
-    let mut sql_rows = 0;
+    // The statement's text for a batch of `n` rows, made again only when
+    // `n` changes (full batches, then the rest).
+    let (mut sql, mut sql_rows) = (String::new(), 0);
     for batch in rows.chunks(ROWS_PER_INSERT) {
         if sql_rows != batch.len() {
-            sql.clear();
-            sql.push_str(head);
-            for i in 0..batch.len() {
-                if i > 0 {
-                    sql.push_str(", ");
-                }
-                sql.push_str(&group);
-            }
+            sql = format!("{head}{}", vec![group.as_str(); batch.len()].join(", "));
             sql_rows = batch.len();
         }
         let mut stmt = tx.prepare_cached(&sql)?;

@@ -953,11 +953,7 @@ fn typed_value(v: &str, style: Option<&str>, typ: Option<&str>, book: &Book) -> 
             let index: usize = v.parse().unwrap_or(0);
             let text = book.strings.get(index).ok_or(Stop::Unsure)?;
             // The table's text itself, shared, not a copy.
-            return Ok(if text.is_empty() {
-                CellValue::Empty
-            } else {
-                CellValue::Text(Arc::clone(text))
-            });
+            return Ok(super::text_value(Arc::clone(text)));
         }
         Some("b") => match v.trim() {
             "" => DataRef::Empty,

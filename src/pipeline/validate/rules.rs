@@ -627,7 +627,7 @@ impl Checker<'_> {
             else {
                 continue;
             };
-            let tolerance = self.tolerance_of(line);
+            let tolerance = self.tolerance_of([line]);
             // The words are written only for a line that fails.
             let previous = if first_month {
                 None
