@@ -79,6 +79,26 @@ class Run:
     ingest_cpu: float | None = None
     sys: float = 0.0  # the system (kernel) part of cpu
     ingest_sys: float | None = None
+    # While the run ran: CPU seconds the rest of the machine was busy (the
+    # kernel's writeback and interrupts, other processes: every CPU's busy
+    # time in /proc/stat less the run's own), and seconds the hypervisor
+    # took from this machine's CPUs (steal). Both 0 without /proc/stat.
+    elsewhere: float = 0.0
+    stolen: float = 0.0
+
+
+def machine_cpu() -> tuple[float, float]:
+    """Seconds every CPU of the machine has been busy since boot, and
+    seconds the hypervisor has taken from them (/proc/stat, in the kernel's
+    ticks: a hundredth of a second); (0, 0) where there is no /proc/stat."""
+    try:
+        fields = Path("/proc/stat").read_text(encoding="ascii").splitlines()[0].split()[1:]
+    except (OSError, IndexError):
+        return 0.0, 0.0
+    ticks = [int(x) for x in fields[:8]] + [0] * max(0, 8 - len(fields))
+    user, nice, system, _idle, _iowait, irq, softirq, steal = ticks[:8]
+    hz = os.sysconf("SC_CLK_TCK")
+    return (user + nice + system + irq + softirq) / hz, steal / hz
 
 
 @dataclass
@@ -106,6 +126,7 @@ def timed(cmd: list[str], log: Path, cwd: Path | None = None, ok_codes: tuple[in
     # coarse for runs of a few hundredths (the province scale's floor used
     # 3 of them).
     children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    busy_before, stolen_before = machine_cpu()
     started = time.perf_counter()
     proc = subprocess.run(
         [TIME, "-v", "-o", str(time_file), *cmd],
@@ -115,6 +136,7 @@ def timed(cmd: list[str], log: Path, cwd: Path | None = None, ok_codes: tuple[in
         check=False,
     )
     wall = time.perf_counter() - started
+    busy_after, stolen_after = machine_cpu()
     children_after = resource.getrusage(resource.RUSAGE_CHILDREN)
     log.write_text(f"$ {' '.join(cmd)}\n--- stdout\n{proc.stdout}\n--- stderr\n{proc.stderr}", encoding="utf-8")
     if proc.returncode not in ok_codes:
@@ -124,7 +146,11 @@ def timed(cmd: list[str], log: Path, cwd: Path | None = None, ok_codes: tuple[in
     rss_kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", report)[1])
     sys = children_after.ru_stime - children_before.ru_stime
     cpu = (children_after.ru_utime - children_before.ru_utime) + sys
-    return Run(wall=wall, rss_mb=rss_kb / 1024, cpu=cpu, sys=sys), proc.stdout
+    # The run's own CPU is measured to the microsecond, the machine's to the
+    # tick: a difference below zero is rounding.
+    elsewhere = max(0.0, busy_after - busy_before - cpu)
+    run = Run(wall=wall, rss_mb=rss_kb / 1024, cpu=cpu, sys=sys, elsewhere=elsewhere, stolen=stolen_after - stolen_before)
+    return run, proc.stdout
 
 
 def set_config(path: Path, section: str, values: dict[str, str]) -> None:
@@ -256,6 +282,8 @@ class Bench:
                 ingest_cpu=ingest.cpu,
                 sys=ingest.sys,
                 ingest_sys=ingest.sys,
+                elsewhere=ingest.elsewhere,
+                stolen=ingest.stolen,
             )
             if self.capability is not None:
                 out = self.output_of(scale, name)
@@ -276,6 +304,8 @@ class Bench:
                 step, _ = timed([*confine, *cmd], log.with_name(f"{name}.{self.capability}.log"))
                 total.wall += step.wall
                 total.cpu += step.cpu
+                total.elsewhere += step.elsewhere
+                total.stolen += step.stolen
                 total.rss_mb = max(total.rss_mb, step.rss_mb)
             return total, summary
         finally:
@@ -546,6 +576,7 @@ def write_results(path: Path, bench: Bench, scales: list[Scale], started: dt.dat
                     f"{ratio(med.get('baocao-1core'), med.get(f'baocao-{hi}t'))}, "
                     f"ingest {ratio(ingest_med.get('baocao-1core'), ingest_med.get(f'baocao-{hi}t'))}."
                 )
+                lines.append(elsewhere_line(scale, ["baocao-1core", f"baocao-{hi}t"]))
         cpu_of = dict(cpu)
         cpu_of.update({("ingest", n): v for n, v in ingest_cpu.items()})
         # The kernel's part of the ingest's CPU (files written, folders made,
@@ -657,6 +688,24 @@ def targets(scale: Scale, bench: Bench, med: dict, ingest_med: dict, peak: dict,
             row("peak memory, MB", peak[b], "< 500", peak[b] < 500),
         ]
     return out
+
+
+def elsewhere_line(scale: Scale, names: list[str]) -> str:
+    """What the rest of the machine did while `names` ran (medians): the
+    kernel's writeback, interrupts and other processes share the cores
+    with a free run, while a run confined to one core leaves them the
+    other; and what the hypervisor took."""
+    parts = []
+    for name in names:
+        runs = scale.runs.get(name) or []
+        if runs:
+            busy = statistics.median(r.elsewhere for r in runs)
+            stolen = statistics.median(r.stolen for r in runs)
+            parts.append(f"{name} {busy:.2f} s busy elsewhere, {stolen:.2f} s stolen")
+    return (
+        "While they ran, the rest of the machine (the kernel's writeback and interrupts, other processes; "
+        "/proc/stat less the run's own CPU) and the hypervisor (steal), medians: " + "; ".join(parts) + "."
+    )
 
 
 def parse_scale(text: str) -> Scale:
