@@ -26,7 +26,7 @@ use rayon::slice::ParallelSliceMut;
 
 use crate::domain::{Agg, Line, Period, Unit};
 use crate::error::Error;
-use crate::store::Store;
+use crate::store::{CurrentSubmission, Store};
 
 fn polars_error(e: PolarsError) -> Error {
     Error::Consolidation(Box::new(e))
@@ -166,39 +166,71 @@ impl StoredRows {
     /// values a return (a national year's 600,000 rows grown by doubling
     /// copied them over and over into fresh memory).
     ///
+    /// The later half of the submissions' values is read on a second
+    /// connection beside this one: reading is most of a report's start and
+    /// otherwise runs on one core. The submissions are listed on `store`, in
+    /// its snapshot; their values never change once stored, so the second
+    /// connection reads the same values whatever was committed since.
+    ///
     /// # Errors
     /// [`Error::Database`].
     pub fn load(store: &Store, first: Period, last: Period, lines_per_return: usize) -> Result<StoredRows, Error> {
+        let submissions = store.current_submissions_between(first, last)?;
+        let room = |n: usize| n.saturating_mul(lines_per_return);
+        let (mine, theirs) = submissions.split_at(submissions.len().div_ceil(2));
+        if theirs.is_empty() {
+            return StoredRows::read(store, mine, room(mine.len()));
+        }
+        let reader = store.open_reader()?;
+        std::thread::scope(|scope| {
+            let other = scope.spawn(move || StoredRows::read(&reader, theirs, room(theirs.len())));
+            let mut rows = StoredRows::read(store, mine, room(submissions.len()))?;
+            let other = other.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
+            rows.append(other);
+            Ok(rows)
+        })
+    }
+
+    /// The values of `submissions`, with room made for `room` rows.
+    fn read(store: &Store, submissions: &[CurrentSubmission], room: usize) -> Result<StoredRows, Error> {
         let mut rows = StoredRows::default();
+        rows.reserve(room);
         // (submission, its unit's id, its month) of the values being read.
         let mut current: Option<(i64, u32, Option<i32>)> = None;
-        let submissions = std::cell::Cell::new(0);
-        let mut made_room = false;
-        store.for_each_current_value(
-            first,
-            last,
-            |n| submissions.set(n),
-            |row| {
-                if !made_room {
-                    rows.reserve(submissions.get().saturating_mul(lines_per_return));
-                    made_room = true;
+        store.for_each_value_of(submissions, |row| {
+            let (unit, month) = match current {
+                Some((submission, unit, month)) if submission == row.submission => (unit, month),
+                _ => {
+                    let unit = intern(&mut rows.unit_ids, row.unit);
+                    let month = Period::parse(row.period).ok().map(|p| p.month_ordinal() as i32);
+                    current = Some((row.submission, unit, month));
+                    (unit, month)
                 }
-                let (unit, month) = match current {
-                    Some((submission, unit, month)) if submission == row.submission => (unit, month),
-                    _ => {
-                        let unit = intern(&mut rows.unit_ids, row.unit);
-                        let month = Period::parse(row.period).ok().map(|p| p.month_ordinal() as i32);
-                        current = Some((row.submission, unit, month));
-                        (unit, month)
-                    }
-                };
-                let Some(month) = month else {
-                    return;
-                };
-                rows.push(unit, month, row.line, row.value);
-            },
-        )?;
+            };
+            let Some(month) = month else {
+                return;
+            };
+            rows.push(unit, month, row.line, row.value);
+        })?;
         Ok(rows)
+    }
+
+    /// Adds `other`'s rows, its units and lines renumbered as these rows
+    /// number them.
+    fn append(&mut self, other: StoredRows) {
+        let renumber = |mine: &mut Ids, theirs: Ids| {
+            let mut to_mine = vec![0; theirs.len()];
+            for (text, id) in theirs {
+                to_mine[id as usize] = intern(mine, &text);
+            }
+            to_mine
+        };
+        let units = renumber(&mut self.unit_ids, other.unit_ids);
+        let lines = renumber(&mut self.line_ids, other.line_ids);
+        self.units.extend(other.units.iter().map(|&u| units[u as usize]));
+        self.lines.extend(other.lines.iter().map(|&l| lines[l as usize]));
+        self.months.extend(other.months);
+        self.values.extend(other.values);
     }
 
     fn reserve(&mut self, rows: usize) {
@@ -716,6 +748,110 @@ mod tests {
             section: "B".into(),
             parent: None,
         }
+    }
+
+    /// The values a report loads, half of them on a second connection, are
+    /// every current value read on one connection, each under its own unit,
+    /// month and line: the second half meets its units and lines in another
+    /// order (and a line the first half never has), so ids it numbered for
+    /// itself would put its values under the first half's units and lines.
+    #[test]
+    fn values_read_in_two_halves_on_two_connections_are_the_current_values_read_on_one() {
+        use crate::store::{NewSubmission, Status, StoredValue};
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("b.db")).unwrap();
+        // (unit, month, status, lines): the units and lines of the later
+        // submissions in another order than the earlier ones'.
+        let returns = [
+            ("061", 1, Status::Accepted, vec!["A01", "A02"]),
+            ("062", 1, Status::Warnings, vec!["A01", "A02"]),
+            ("061", 2, Status::Rejected, vec!["A01", "A02"]),
+            ("061", 2, Status::Accepted, vec!["A01", "A02"]),
+            ("063", 3, Status::Accepted, vec!["B09", "A02"]),
+            ("062", 2, Status::Accepted, vec!["A02", "A00"]),
+            ("063", 1, Status::Accepted, vec!["B09", "A01"]),
+            // Supersedes the first: its values must not be read.
+            ("061", 1, Status::Accepted, vec!["A02", "A01"]),
+        ];
+        for (n, (unit, month, status, lines)) in returns.iter().enumerate() {
+            let values: Vec<StoredValue> = lines
+                .iter()
+                .enumerate()
+                .map(|(i, line)| StoredValue {
+                    line: (*line).to_string(),
+                    value: if i == 1 && n == 4 {
+                        None
+                    } else {
+                        Some((10 * n + i) as f64)
+                    },
+                    ytd: None,
+                    cell: None,
+                })
+                .collect();
+            let sha = format!("s{n}");
+            store
+                .record_submission(&NewSubmission {
+                    run_id: None,
+                    file_name: &sha,
+                    sha256: &sha,
+                    size: 1,
+                    received_at: "2015-07-01T00:00:00Z",
+                    processed_at: "2015-07-01T00:00:01Z",
+                    unit_code: Some(unit),
+                    unit_name: None,
+                    period: Some(Period::month(2015, *month)),
+                    form_code: Some("01/PCMD-H"),
+                    form_version: Some(1),
+                    status: *status,
+                    values: &values,
+                    communes: &[],
+                    findings: &[],
+                    stored_path: &sha,
+                    feedback_path: None,
+                })
+                .unwrap();
+        }
+        let (first, last) = (Period::month(2015, 1), Period::month(2015, 3));
+        let mut want = Vec::new();
+        store
+            .for_each_current_value(
+                first,
+                last,
+                |_| {},
+                |v| {
+                    let month = Period::parse(v.period).unwrap().month_ordinal() as i32;
+                    want.push((v.unit.to_string(), month, v.line.to_string(), v.value));
+                },
+            )
+            .unwrap();
+        let rows = StoredRows::load(&store, first, last, 2).unwrap();
+        let text_of = |ids: &Ids| {
+            let mut texts = vec![String::new(); ids.len()];
+            for (text, &id) in ids {
+                texts[id as usize] = text.clone();
+            }
+            texts
+        };
+        let (units, lines) = (text_of(&rows.unit_ids), text_of(&rows.line_ids));
+        let mut read: Vec<(String, i32, String, Option<f64>)> = (0..rows.units.len())
+            .map(|i| {
+                (
+                    units[rows.units[i] as usize].clone(),
+                    rows.months[i],
+                    lines[rows.lines[i] as usize].clone(),
+                    rows.values[i],
+                )
+            })
+            .collect();
+        let order = |a: &(String, i32, String, Option<f64>), b: &(String, i32, String, Option<f64>)| {
+            (&a.0, a.1, &a.2).cmp(&(&b.0, b.1, &b.2))
+        };
+        read.sort_by(order);
+        want.sort_by(order);
+        assert_eq!(want.len(), 12, "six current submissions of two values");
+        assert!(want.contains(&("063".to_string(), 2015 * 12 + 2, "A02".to_string(), None)));
+        assert!(want.iter().any(|w| w.2 == "A00"), "a line only the later half has");
+        assert_eq!(read, want);
     }
 
     fn unit(code: &str) -> Unit {

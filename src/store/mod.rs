@@ -283,6 +283,15 @@ pub struct CurrentValue<'a> {
     pub value: Option<f64>,
 }
 
+/// A current submission of a window of months: the return counted for its
+/// unit and month.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CurrentSubmission {
+    pub id: i64,
+    pub unit: String,
+    pub period: String,
+}
+
 /// What a run did with a file it looked at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReceiptOutcome {
@@ -885,12 +894,8 @@ impl Store {
     /// for their values at once.
     ///
     /// Two reads of one snapshot (callers read inside a transaction when
-    /// the store may change): the current submissions of the window, then
-    /// the values stored between the first and last of their ids, in
-    /// primary-key order, walked beside them. The values of any other
-    /// submission in that range (rejected, superseded, another window's) are
-    /// passed over. A join asked SQLite to read each submission's unit and
-    /// period with each of its values, twice the work for a national year.
+    /// the store may change): [`Store::current_submissions_between`], then
+    /// [`Store::for_each_value_of`] them.
     ///
     /// # Errors
     /// [`Error::Database`].
@@ -899,8 +904,19 @@ impl Store {
         first: Period,
         last: Period,
         before: impl FnOnce(usize),
-        mut visit: impl FnMut(CurrentValue<'_>),
+        visit: impl FnMut(CurrentValue<'_>),
     ) -> Result<(), Error> {
+        let submissions = self.current_submissions_between(first, last)?;
+        before(submissions.len());
+        self.for_each_value_of(&submissions, visit)
+    }
+
+    /// The current submissions of the months `first..=last`, in the order
+    /// of their ids: one a unit and month, neither rejected nor superseded.
+    ///
+    /// # Errors
+    /// [`Error::Database`].
+    pub fn current_submissions_between(&self, first: Period, last: Period) -> Result<Vec<CurrentSubmission>, Error> {
         let mut stmt = self
             .conn
             .prepare_cached(
@@ -910,12 +926,43 @@ impl Store {
                  ORDER BY id",
             )
             .map_err(self.err())?;
-        let submissions: Vec<(i64, String, String)> = stmt
-            .query_map([first, last], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+        let submissions = stmt
+            .query_map([first, last], |row| {
+                Ok(CurrentSubmission {
+                    id: row.get(0)?,
+                    unit: row.get(1)?,
+                    period: row.get(2)?,
+                })
+            })
             .map_err(self.err())?
             .collect::<rusqlite::Result<_>>()
             .map_err(self.err())?;
-        before(submissions.len());
+        Ok(submissions)
+    }
+
+    /// The values of `submissions` (in the order of their ids, as
+    /// [`Store::current_submissions_between`] gives them), a submission's together
+    /// in line-code order, each lent to `visit`.
+    ///
+    /// One pass over the values stored between the first and last of their
+    /// ids, in primary-key order, walked beside them: the values of any
+    /// other submission in that range (rejected, superseded, another
+    /// window's) are passed over. A join asked SQLite to read each
+    /// submission's unit and period with each of its values, twice the work
+    /// for a national year.
+    ///
+    /// A submission's values are written in the transaction that stores it
+    /// and are never changed or deleted, so any connection that sees the
+    /// submissions reads the same values: a second connection
+    /// ([`Store::open_reader`]) may read some of them beside this one.
+    ///
+    /// # Errors
+    /// [`Error::Database`].
+    pub fn for_each_value_of(
+        &self,
+        submissions: &[CurrentSubmission],
+        mut visit: impl FnMut(CurrentValue<'_>),
+    ) -> Result<(), Error> {
         let (Some(low), Some(high)) = (submissions.first(), submissions.last()) else {
             return Ok(());
         };
@@ -926,24 +973,43 @@ impl Store {
                  WHERE submission_id BETWEEN ?1 AND ?2 ORDER BY submission_id, line_code",
             )
             .map_err(self.err())?;
-        let mut rows = stmt.query([low.0, high.0]).map_err(self.err())?;
+        let mut rows = stmt.query([low.id, high.id]).map_err(self.err())?;
         let mut next = submissions.iter().peekable();
         while let Some(row) = rows.next().map_err(self.err())? {
             let id: i64 = row.get(0).map_err(self.err())?;
             // Both in id order: step past the submissions before this row's.
-            while next.next_if(|(s, _, _)| *s < id).is_some() {}
-            let Some((_, unit, period)) = next.peek().filter(|(s, _, _)| *s == id) else {
+            while next.next_if(|s| s.id < id).is_some() {}
+            let Some(submission) = next.peek().filter(|s| s.id == id) else {
                 continue;
             };
             visit(CurrentValue {
                 submission: id,
-                unit,
-                period,
+                unit: &submission.unit,
+                period: &submission.period,
                 line: borrowed_text(row, 1).map_err(self.err())?,
                 value: row.get(2).map_err(self.err())?,
             });
         }
         Ok(())
+    }
+
+    /// A second connection to this database, for reading only (a report
+    /// reads half of its values on it, beside this one). It sees what is
+    /// committed when it first reads, which may be later than this
+    /// connection's snapshot: read on it only what cannot have changed
+    /// since (see [`Store::for_each_value_of`]).
+    ///
+    /// # Errors
+    /// [`Error::Database`] naming the file.
+    pub fn open_reader(&self) -> Result<Store, Error> {
+        let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(&self.path, flags).map_err(self.err())?;
+        conn.busy_timeout(std::time::Duration::from_secs(30))
+            .map_err(self.err())?;
+        Ok(Store {
+            conn,
+            path: self.path.clone(),
+        })
     }
 
     /// Number of submissions stored.
@@ -1405,6 +1471,41 @@ mod tests {
         let after = june_as_read(&reader);
         assert_eq!(after.0[0].2, Some(7.0));
         assert_eq!(after.1, 2);
+    }
+
+    /// The submissions listed in one connection's snapshot, their values
+    /// read on a second connection opened after another committed a
+    /// resubmission: the same values as the snapshot's, not the new ones.
+    #[test]
+    fn a_reader_opened_later_reads_the_values_of_the_submissions_listed_in_a_snapshot() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("b.db");
+        let mut writer = Store::open(&path).unwrap();
+        record(&mut writer, "a", Status::Accepted, Some(5.0)).unwrap();
+        let store = Store::open(&path).unwrap();
+        let june = Period::month(2015, 6);
+        let values_on = |on: &Store, submissions: &[CurrentSubmission]| {
+            let mut values = Vec::new();
+            on.for_each_value_of(submissions, |v| values.push((v.line.to_string(), v.value)))
+                .unwrap();
+            values
+        };
+        let (listed, mine, theirs) = store
+            .in_transaction(|store| {
+                let listed = store.current_submissions_between(june, june)?;
+                let mine = values_on(store, &listed);
+                record(&mut writer, "c", Status::Accepted, Some(7.0)).unwrap();
+                let reader = store.open_reader()?;
+                let theirs = values_on(&reader, &listed);
+                Ok((listed, mine, theirs))
+            })
+            .unwrap();
+        assert_eq!(listed.len(), 1);
+        assert_eq!(mine, vec![("A01".to_string(), Some(5.0)), ("A02".to_string(), None)]);
+        assert_eq!(theirs, mine, "the reader read the resubmission's values");
+        let now = store.current_submissions_between(june, june).unwrap();
+        assert_ne!(now, listed, "the resubmission is current once the snapshot ends");
+        assert_eq!(values_on(&store.open_reader().unwrap(), &now)[0].1, Some(7.0));
     }
 
     #[test]
