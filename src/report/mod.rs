@@ -155,8 +155,10 @@ pub fn roster_where(settings: &Settings, first: Period, last: Period, keep: impl
 ///
 /// Everything is read in one transaction, so one snapshot of the store: a
 /// pass committing meanwhile cannot make the figures and the completeness
-/// or the sources disagree. The figures are consolidated on other threads
-/// while this one reads who reported.
+/// or the sources disagree (the later half of the stored values is read on
+/// a second connection: the values of submissions this snapshot lists,
+/// which never change, see [`StoredRows::load`]). The figures are
+/// consolidated on other threads while this one reads who reported.
 ///
 /// # Errors
 /// [`Error::Database`], or a consolidation error.
