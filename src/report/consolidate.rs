@@ -813,16 +813,12 @@ mod tests {
         }
         let (first, last) = (Period::month(2015, 1), Period::month(2015, 3));
         let mut want = Vec::new();
+        let current = store.current_submissions_between(first, last).unwrap();
         store
-            .for_each_current_value(
-                first,
-                last,
-                |_| {},
-                |v| {
-                    let month = Period::parse(v.period).unwrap().month_ordinal() as i32;
-                    want.push((v.unit.to_string(), month, v.line.to_string(), v.value));
-                },
-            )
+            .for_each_value_of(&current, |v| {
+                let month = Period::parse(v.period).unwrap().month_ordinal() as i32;
+                want.push((v.unit.to_string(), month, v.line.to_string(), v.value));
+            })
             .unwrap();
         let rows = StoredRows::load(&store, first, last, 2).unwrap();
         let text_of = |ids: &Ids| {
